@@ -1,0 +1,469 @@
+/**
+ * {@link CertificateManager}: provisions, holds, rotates and revokes
+ * certificates, and serves them to TLS servers.
+ */
+import type tls from 'node:tls';
+import { EventEmitter } from 'eventemitter3';
+import { toInfo, type KeyType, type ManagedCertificate } from './certificate.js';
+import { assertName, normalizeDomains, sameDomains } from './domains.js';
+import {
+  AbortError, CertpilotError, ConfigError, RevocationError, isCertpilotError, scrub, type ErrorCode,
+} from './errors.js';
+import type { CertificateManagerEvents, RevocationReason, RotationCause } from './events.js';
+import { REVOCATION_REASON_CODES, type IssueContext, type Issuer } from './issuer.js';
+import { backoffDelay } from './renewal/backoff.js';
+import { renewalTime, type RenewalPolicy } from './renewal/window.js';
+import { CertificateRepository } from './storage/repository.js';
+import type { Store } from './storage/store.js';
+import { attach as attachServer, type AttachOptions } from './tls/attach.js';
+import { ContextCache } from './tls/context-cache.js';
+import { secureContext as contextFor, tlsOptions as optionsFor, type TlsOptionsOptions, type TlsServerOptions } from './tls/tls-options.js';
+import { checkCertificate } from './x509/check.js';
+import { assertKeyType } from './x509/keys.js';
+import { buildCertificate } from './x509/parse.js';
+import { Scheduler } from './renewal/scheduler.js';
+
+/** Options of {@link CertificateManager}. */
+export interface CertificateManagerOptions {
+  /** Where certificates, keys, account keys and locks live. */
+  store: Store;
+  /** Who signs certificates. Without one the manager is a follower: it only serves what the store holds. @default undefined */
+  issuer?: Issuer;
+  /** When to renew. @default renew when 1/3 of the lifetime remains (1/2 for lifetimes ≤ 10 days) */
+  renewal?: RenewalPolicy;
+  /** Certificate versions kept in the store per name. @default 5 */
+  keepVersions?: number;
+  /** Lease of the per-name store lock held while ordering. @default 30000 */
+  lockTtlMs?: number;
+  /** How long to wait for another instance's order of the same name. @default 300000 */
+  lockWaitMs?: number;
+  /** Longest sleep of the control loop between checks (also the follower's re-read interval). @default 60000 */
+  checkIntervalMs?: number;
+  /** Secure contexts cached (one per certificate version). @default 256 */
+  contextCacheSize?: number;
+}
+
+/** What to provision. */
+export interface ProvisionSpec {
+  /** A handle for the certificate (`api`): letters, digits, `.`, `_`, `-`. */
+  name: string;
+  /** Names the certificate covers (`example.com`, `*.example.com`); order does not matter. */
+  domains: string[];
+  /** Key type of this certificate. @default the issuer's keyType */
+  keyType?: KeyType;
+}
+
+/** Options of {@link CertificateManager.revoke}. */
+export interface RevokeOptions {
+  /** Why. Public CAs accept `unspecified`, `keyCompromise`, `superseded`, `cessationOfOperation`. @default 'unspecified' */
+  reason?: RevocationReason;
+}
+
+/** One row of {@link CertificateManager.status}. */
+export interface CertificateStatus {
+  name: string;
+  domains: string[];
+  serialNumber?: string;
+  notAfter?: Date;
+  renewAt?: Date;
+  attempts: number;
+  nextAttemptAt?: Date;
+  lastError?: { message: string; code: string };
+}
+
+interface Entry {
+  domains: string[];
+  keyType?: KeyType;
+  cert?: ManagedCertificate;
+  version?: string;
+  attempts: number;
+  nextAttemptAt?: Date;
+  lastError?: { message: string; code: string };
+}
+
+/**
+ * Keeps certificates valid with no person in the loop.
+ *
+ * @example
+ * ```ts
+ * const manager = new CertificateManager({ store: new FileStore({ directory: '/var/lib/certpilot' }), issuer });
+ * await manager.provision({ name: 'api', domains: ['api.example.com', '*.api.example.com'] });
+ * const server = https.createServer(manager.tlsOptions('api'), app);
+ * manager.attach(server, 'api');
+ * manager.monitor();
+ * ```
+ */
+export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
+  private readonly store: Store;
+  private readonly issuer: Issuer | undefined;
+  private readonly repo: CertificateRepository;
+  private readonly entries = new Map<string, Entry>();
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Map<string, { domains: string[]; promise: Promise<ManagedCertificate> }>();
+  private readonly contexts: ContextCache;
+  private readonly closing = new AbortController();
+  private readonly options: CertificateManagerOptions;
+  private readonly scheduler: Scheduler;
+
+  constructor(options: CertificateManagerOptions) {
+    super();
+    validateOptions(options);
+    this.options = options;
+    this.store = options.store;
+    this.issuer = options.issuer;
+    this.repo = new CertificateRepository(options.store, options.keepVersions ?? 5);
+    this.contexts = new ContextCache({ max: options.contextCacheSize ?? 256 });
+    this.scheduler = new Scheduler({
+      checkIntervalMs: options.checkIntervalMs ?? 60_000,
+      tick: () => this.tick(),
+      onError: (error) => this.report(error, 'control loop'),
+    });
+  }
+
+  /**
+   * Returns a valid certificate for `spec.domains`: the one held or stored when
+   * it covers the same set of names and is not yet due for renewal, else a new
+   * one from the issuer. Calls for one name are serialized; concurrent calls
+   * with the same domains share one order.
+   */
+  provision(spec: ProvisionSpec): Promise<ManagedCertificate> {
+    this.assertOpen();
+    if (typeof spec !== 'object' || spec === null) throw new ConfigError('INVALID_OPTIONS', 'provision() needs { name, domains }');
+    assertName(spec.name);
+    const domains = normalizeDomains(spec.domains);
+    if (spec.keyType !== undefined) assertKeyType(spec.keyType);
+    const { name } = spec;
+    const running = this.inflight.get(name);
+    if (running && sameDomains(running.domains, domains)) return running.promise;
+    const promise = this.serial(name, () => this.doProvision(name, domains, spec.keyType));
+    this.inflight.set(name, { domains, promise });
+    const clear = () => { if (this.inflight.get(name)?.promise === promise) this.inflight.delete(name); };
+    promise.then(clear, clear);
+    return promise;
+  }
+
+  /** The active certificate of `name`, as the manager holds it (synchronous). */
+  get(name: string): ManagedCertificate | undefined {
+    return this.entries.get(name)?.cert;
+  }
+
+  /** Every active certificate the manager holds. */
+  list(): ManagedCertificate[] {
+    return [...this.entries.values()].flatMap((e) => (e.cert ? [e.cert] : []));
+  }
+
+  /** Orders a new certificate (with a new key) for `name` now and makes it active. */
+  rotate(name: string): Promise<ManagedCertificate> {
+    this.assertOpen();
+    return this.serial(name, () => this.renew(name, 'manual', 'rotate'));
+  }
+
+  /**
+   * Replaces `name`'s certificate first, then revokes the old one. Resolves to
+   * the replacement. If the CA refuses the revocation, the replacement stays
+   * active and the promise rejects with a {@link RevocationError} naming the
+   * serial still valid at the CA.
+   */
+  revoke(name: string, options: RevokeOptions = {}): Promise<ManagedCertificate> {
+    this.assertOpen();
+    const reason = options.reason ?? 'unspecified';
+    if (!Object.hasOwn(REVOCATION_REASON_CODES, reason)) {
+      throw new ConfigError('INVALID_REVOCATION_REASON', `Revocation reason ${JSON.stringify(reason)} is not accepted by public CAs: use one of ${Object.keys(REVOCATION_REASON_CODES).join(', ')}`);
+    }
+    return this.serial(name, async () => {
+      const old = this.requireEntry(name).cert;
+      if (!old) throw new CertpilotError('NOT_FOUND', `No active certificate for "${name}" to revoke`);
+      const replacement = await this.renew(name, 'revoked', 'revoke');
+      try {
+        await this.issuer!.revoke(old, reason, this.context(name, this.closing.signal));
+      } catch (error) {
+        const wrapped = new RevocationError(
+          `The replacement for "${name}" (serial ${replacement.serialNumber}) is active, but the CA did not revoke the old certificate (serial ${old.serialNumber}), which is still valid: ${messageOf(error)}`,
+          old.serialNumber,
+          { cause: error, retryable: isCertpilotError(error) ? error.retryable : true, details: { name } },
+        );
+        this.fire('certificate:failed', { name, error: wrapped, attempt: 1, operation: 'revoke' });
+        throw wrapped;
+      }
+      this.fire('certificate:revoked', { name, serialNumber: old.serialNumber, reason, replacement: toInfo(replacement) });
+      return replacement;
+    });
+  }
+
+  /**
+   * Starts the control loop: renews certificates when due (with backoff after
+   * failures) and, for every manager, picks up changes other instances wrote
+   * to the store. Idempotent.
+   */
+  monitor(): void {
+    this.assertOpen();
+    this.scheduler.start();
+    this.scheduler.wake(0);
+  }
+
+  /** Loads every certificate in the store that the manager does not hold yet, or whose version changed. */
+  async sync(): Promise<void> {
+    for (const name of await this.repo.names()) {
+      if (this.closing.signal.aborted) return;
+      const version = await this.repo.currentVersion(name);
+      const entry = this.entries.get(name);
+      if (version && entry?.version === version) continue;
+      await this.serial(name, async () => {
+        const stored = await this.repo.load(name);
+        const current = this.entries.get(name);
+        if (!stored || current?.version === stored.version) return;
+        this.activate(name, stored.certificate, stored.version, current?.cert ? 'remote' : 'loaded');
+      }).catch((error) => this.report(error, `sync of "${name}"`, name));
+    }
+  }
+
+  /** Renewal state of every managed certificate, for dashboards and health checks. */
+  status(): CertificateStatus[] {
+    return [...this.entries.entries()].map(([name, e]) => ({
+      name,
+      domains: [...e.domains],
+      attempts: e.attempts,
+      ...(e.cert ? { serialNumber: e.cert.serialNumber, notAfter: e.cert.notAfter, renewAt: this.renewAt(e.cert) } : {}),
+      ...(e.nextAttemptAt ? { nextAttemptAt: e.nextAttemptAt } : {}),
+      ...(e.lastError ? { lastError: { ...e.lastError } } : {}),
+    }));
+  }
+
+  /** A `tls.SecureContext` for `name` (cached per certificate version). */
+  secureContext(name: string): tls.SecureContext {
+    return contextFor(this, this.contexts, name);
+  }
+
+  /** Options for `tls`/`https`/`http2` servers: `name`'s certificate as default plus an SNICallback serving every managed certificate. */
+  tlsOptions(name?: string, options?: TlsOptionsOptions): TlsServerOptions {
+    return optionsFor(this, this.contexts, name, options);
+  }
+
+  /** Calls `server.setSecureContext` on every rotation of `name`. Returns a function that detaches. */
+  attach(server: tls.Server, name?: string, options?: AttachOptions): () => void {
+    return attachServer(this, this.contexts, server, name, options);
+  }
+
+  /** Stops the loop, aborts work in flight, waits for it to release its locks. The store stays consistent. */
+  async close(): Promise<void> {
+    if (this.closing.signal.aborted) return;
+    this.closing.abort(new AbortError('The certificate manager was closed', { details: {} }));
+    this.scheduler.stop();
+    await Promise.allSettled([...this.queues.values()]);
+  }
+
+  private async doProvision(name: string, domains: string[], keyType?: KeyType): Promise<ManagedCertificate> {
+    const entry = this.entries.get(name) ?? { domains, attempts: 0 };
+    entry.domains = domains;
+    if (keyType) entry.keyType = keyType;
+    this.entries.set(name, entry);
+    if (entry.cert && this.usable(entry.cert, domains)) return entry.cert;
+    const stored = await this.loadStored(name);
+    if (stored && this.usable(stored.certificate, domains)) {
+      this.activate(name, stored.certificate, stored.version, entry.cert ? 'remote' : 'loaded');
+      return stored.certificate;
+    }
+    const cause: RotationCause = entry.cert ? 'domains-changed' : 'issued';
+    return this.issueAndActivate(name, cause, 'provision', true);
+  }
+
+  private async renew(name: string, cause: RotationCause, operation: 'renew' | 'rotate' | 'revoke'): Promise<ManagedCertificate> {
+    const entry = this.requireEntry(name);
+    if (!entry.cert) throw new CertpilotError('NOT_FOUND', `No certificate for "${name}": provision it first`);
+    return this.issueAndActivate(name, cause, operation, false);
+  }
+
+  /** Orders under the store lock; with `recheck`, another instance's fresh result is taken instead. */
+  private async issueAndActivate(name: string, cause: RotationCause, operation: 'provision' | 'renew' | 'rotate' | 'revoke', recheck: boolean): Promise<ManagedCertificate> {
+    const issuer = this.requireIssuer();
+    const entry = this.entries.get(name)!;
+    try {
+      const lock = await this.store.lock(`certificates/${name}`, {
+        ttlMs: this.options.lockTtlMs ?? 30_000, waitMs: this.options.lockWaitMs ?? 300_000, signal: this.closing.signal,
+      });
+      try {
+        if (recheck) {
+          const stored = await this.loadStored(name);
+          if (stored && stored.version !== entry.version && this.usable(stored.certificate, entry.domains)) {
+            this.activate(name, stored.certificate, stored.version, entry.cert ? 'remote' : 'loaded');
+            return stored.certificate;
+          }
+        }
+        const started = Date.now();
+        const signal = AbortSignal.any([this.closing.signal, lock.lost]);
+        const issued = await issuer.issue(
+          { name, domains: entry.domains, keyType: entry.keyType ?? issuer.keyType, ...(entry.cert ? { replacing: entry.cert } : {}) },
+          this.context(name, signal),
+        );
+        const certificate = buildCertificate(name, entry.domains, issued.fullchain, issued.key);
+        checkCertificate(certificate);
+        const version = await this.repo.save(certificate, issuer.id);
+        entry.attempts = 0;
+        delete entry.nextAttemptAt;
+        delete entry.lastError;
+        this.fire('certificate:issued', { name, certificate: toInfo(certificate), durationMs: Date.now() - started });
+        this.activate(name, certificate, version, cause);
+        return certificate;
+      } finally {
+        await lock.release().catch((error) => this.report(error, `lock release of "${name}"`, name));
+      }
+    } catch (error) {
+      const typed = toCertpilotError(error, this.closing.signal.aborted);
+      entry.attempts += 1;
+      entry.lastError = { message: typed.message, code: typed.code };
+      if (this.scheduler.running && issuer) {
+        entry.nextAttemptAt = new Date(Date.now() + backoffDelay(entry.attempts));
+      }
+      this.fire('certificate:failed', {
+        name, error: typed, attempt: entry.attempts, operation, ...(entry.nextAttemptAt ? { nextAttemptAt: entry.nextAttemptAt } : {}),
+      });
+      throw typed;
+    }
+  }
+
+  private activate(name: string, certificate: ManagedCertificate, version: string, cause: RotationCause): void {
+    const entry = this.entries.get(name) ?? { domains: certificate.domains, attempts: 0 };
+    const previous = entry.cert;
+    entry.cert = certificate;
+    entry.version = version;
+    entry.domains = certificate.domains;
+    this.entries.set(name, entry);
+    this.fire('certificate:rotated', { name, current: toInfo(certificate), ...(previous ? { previous: toInfo(previous) } : {}), cause });
+    this.scheduler.wake(Math.max(0, this.renewAt(certificate).getTime() - Date.now()));
+  }
+
+  private async tick(): Promise<number | undefined> {
+    await this.sync();
+    if (!this.issuer) return undefined;
+    const now = Date.now();
+    let next: number | undefined;
+    for (const [name, entry] of this.entries) {
+      if (!entry.cert || this.closing.signal.aborted) continue;
+      const due = Math.max(this.renewAt(entry.cert).getTime(), entry.nextAttemptAt?.getTime() ?? 0);
+      if (due <= now) {
+        void this.serial(name, () => this.renew(name, 'renewed', 'renew')).catch(() => undefined);
+        continue;
+      }
+      next = next === undefined ? due - now : Math.min(next, due - now);
+    }
+    return next;
+  }
+
+  private renewAt(certificate: ManagedCertificate): Date {
+    return renewalTime(certificate.notBefore, certificate.notAfter, this.options.renewal);
+  }
+
+  /** A certificate may be handed out instead of ordering: same names, passes its checks, not yet due. */
+  private usable(certificate: ManagedCertificate, domains: string[]): boolean {
+    if (!sameDomains(certificate.domains, domains)) return false;
+    if (Date.now() >= this.renewAt(certificate).getTime()) return false;
+    try {
+      checkCertificate(certificate);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async loadStored(name: string) {
+    try {
+      return await this.repo.load(name);
+    } catch (error) {
+      // A damaged version is reported and replaced by a new order; it must not block issuance.
+      if (isCertpilotError(error) && error.code === 'STORE_CORRUPT') {
+        this.report(error, `load of "${name}"`, name);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  private context(name: string, signal: AbortSignal): IssueContext {
+    return {
+      store: this.store,
+      signal,
+      progress: (event) => {
+        const payload = { name, domain: event.domain, recordName: event.recordName, zone: event.zone, provider: event.provider };
+        if (event.type === 'failed') this.fire('challenge:failed', { ...payload, error: toCertpilotError(event.error, false) });
+        else this.fire(`challenge:${event.type}`, payload);
+      },
+    };
+  }
+
+  /** Runs `fn` after every earlier operation on `name` settled. */
+  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(name) ?? Promise.resolve();
+    const next = previous.then(() => { this.assertOpen(); return fn(); }, () => { this.assertOpen(); return fn(); });
+    const tail = next.catch(() => undefined);
+    this.queues.set(name, tail);
+    void tail.then(() => { if (this.queues.get(name) === tail) this.queues.delete(name); });
+    return next;
+  }
+
+  /** Calls every listener on its own so one that throws neither breaks the loop nor starves the others. */
+  private fire<E extends keyof CertificateManagerEvents>(event: E, payload: Parameters<CertificateManagerEvents[E]>[0]): void {
+    for (const listener of this.listeners(event)) {
+      try {
+        (listener as (p: typeof payload) => void)(payload);
+      } catch (error) {
+        if (event !== 'error') this.report(error, `listener of ${event}`);
+      }
+    }
+  }
+
+  private report(error: unknown, context: string, name?: string): void {
+    this.fire('error', { error: error instanceof Error ? error : new Error(String(error)), context, ...(name ? { name } : {}) });
+  }
+
+  private requireIssuer(): Issuer {
+    if (!this.issuer) {
+      throw new ConfigError('NO_ISSUER', 'This manager has no issuer, so it only follows the store: pass `issuer` (e.g. new AcmeIssuer({...})) to order certificates');
+    }
+    return this.issuer;
+  }
+
+  private requireEntry(name: string): Entry {
+    assertName(name);
+    const entry = this.entries.get(name);
+    if (!entry) throw new CertpilotError('NOT_FOUND', `No managed certificate named "${name}": provision it first`);
+    return entry;
+  }
+
+  private assertOpen(): void {
+    if (this.closing.signal.aborted) throw new CertpilotError('CLOSED', 'The certificate manager is closed');
+  }
+}
+
+function validateOptions(options: CertificateManagerOptions): void {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('INVALID_OPTIONS', 'CertificateManager needs an options object with a store');
+  const s = options.store as Partial<Store> | undefined;
+  if (!s || typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.lock !== 'function' || typeof s.setPointer !== 'function') {
+    throw new ConfigError('INVALID_OPTIONS', 'CertificateManager needs a `store` (new FileStore({ directory }), new MemoryStore(), or a RedisStore)');
+  }
+  const i = options.issuer as Partial<Issuer> | undefined;
+  if (i !== undefined && (typeof i.issue !== 'function' || typeof i.revoke !== 'function')) {
+    throw new ConfigError('INVALID_OPTIONS', '`issuer` must be an Issuer such as new AcmeIssuer({...})');
+  }
+  for (const key of ['keepVersions', 'lockTtlMs', 'lockWaitMs', 'checkIntervalMs', 'contextCacheSize'] as const) {
+    const v = options[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) {
+      throw new ConfigError('INVALID_OPTIONS', `${key} must be a positive number, got ${JSON.stringify(v)}`);
+    }
+  }
+  const rb = options.renewal?.renewBefore;
+  if (rb !== undefined && (typeof rb !== 'number' || !(rb > 0))) {
+    throw new ConfigError('INVALID_OPTIONS', `renewal.renewBefore must be a ratio between 0 and 1 or a duration in ms, got ${JSON.stringify(rb)}`);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function toCertpilotError(error: unknown, closed: boolean): CertpilotError {
+  if (isCertpilotError(error)) return error;
+  if (closed) return new AbortError('The certificate manager was closed during the operation');
+  const code: ErrorCode = 'ACME_ERROR';
+  // Unknown errors may come from user code (a custom issuer or store); their text is scrubbed, the cause kept for debugging.
+  return new CertpilotError(code, `Unexpected failure: ${scrub(messageOf(error))}`, { cause: error, retryable: true });
+}
