@@ -252,3 +252,26 @@ describe('CA behaviour', () => {
     await manager.close();
   });
 });
+
+describe('monitor', () => {
+  it('renews a short-lived certificate by itself and emits rotated with cause renewed', async () => {
+    const short = await startPebble({ certificateValidityPeriod: 6 });
+    try {
+      const manager = pebbleManager(short);
+      const first = await manager.provision({ name: 'short', domains: ['short.example.test'] });
+      const renewed = new Promise<CertificateRotatedEvent>((resolve) => {
+        manager.on('certificate:rotated', (e) => { if (e.cause === 'renewed') resolve(e); });
+      });
+      manager.monitor();
+      const event = await renewed;
+      expect(event.previous?.serialNumber).toBe(first.serialNumber);
+      expect(event.current.serialNumber).not.toBe(first.serialNumber);
+      // renewed at about half of the 6-second lifetime, not at expiry
+      expect(Date.now()).toBeLessThan(first.notAfter.getTime());
+      expect(manager.status()[0]).toMatchObject({ name: 'short', attempts: 0 });
+      await manager.close();
+    } finally {
+      await short.stop();
+    }
+  });
+});
