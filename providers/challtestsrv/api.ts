@@ -6,7 +6,7 @@
  * DNS for whatever it was told, and `/clear-txt` removes every value of a
  * host. The provider in `index.ts` builds exact append/delete on top.
  */
-import { DnsError, scrub } from '../../src/errors.js';
+import { AbortError, DnsError, scrub } from '../../src/errors.js';
 
 /** Options of {@link ChalltestsrvClient}. */
 export interface ChalltestsrvClientOptions {
@@ -68,6 +68,7 @@ export class ChalltestsrvClient {
   }
 
   async #post(path: string, body: Record<string, string>, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) throw new AbortError(`challtestsrv: POST ${path} was aborted`, { cause: signal.reason });
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let response: Response;
@@ -79,7 +80,7 @@ export class ChalltestsrvClient {
         signal: combined,
       });
     } catch (error) {
-      if (signal?.aborted) throw error;
+      if (signal?.aborted) throw new AbortError(`challtestsrv: POST ${path} was aborted`, { cause: signal.reason });
       const reason = timeout.aborted ? `no answer within ${this.#timeoutMs} ms` : describeFetchError(error);
       throw new DnsError('DNS_PROVIDER_ERROR', `challtestsrv: POST ${path} to ${this.#base} failed: ${reason}. Is pebble-challtestsrv running with -management at that address?`, {
         retryable: true,

@@ -10,9 +10,9 @@
  * // with propagation: { nameservers: ['127.0.0.1:8053'] } — challtestsrv is not reachable through NS records
  * ```
  */
-import { DnsError } from '../../src/errors.js';
+import { DnsError, throwIfAborted } from '../../src/errors.js';
 import type { DnsCallOptions, DnsProvider, DnsRecord } from '../../src/challenges/provider.js';
-import { toFqdn } from '../../src/challenges/resolver.js';
+import { assertServers, NodeDnsResolver, toFqdn } from '../../src/challenges/resolver.js';
 import { absoluteName } from '../../src/challenges/zones.js';
 import { ChalltestsrvClient } from './api.js';
 
@@ -31,6 +31,15 @@ export interface ChalltestsrvOptions {
    * @default ['.'] (the root: every domain fits)
    */
   zones?: string[];
+  /**
+   * The challtestsrv DNS listener (`-dns01` flag) as `'ip:port'`, e.g.
+   * `'127.0.0.1:8053'`. When given, a delete first reads what the host
+   * answers and adds back every value it does not delete, so values other
+   * programs put at the same name survive. Without it only the values this
+   * provider instance added are kept.
+   * @default undefined
+   */
+  dnsServer?: string;
   /** Bound on each management request. @default 10000 */
   requestTimeoutMs?: number;
   /** The `fetch` to use. @default globalThis.fetch */
@@ -56,8 +65,9 @@ export const meta = {
  * - deleting a value this provider instance did not add is a no-op (it
  *   cannot be told apart from someone else's record, which a clear would
  *   destroy), which also makes deleting twice harmless;
- * - values other programs put at the same host are lost when this provider
- *   deletes one of its own there: use one provider instance per server.
+ * - values other programs put at the same host survive a delete only when
+ *   `dnsServer` is given (the provider then reads them back first; a value
+ *   added between that read and the clear is still lost — fine for tests).
  *
  * @example
  * ```ts
@@ -70,7 +80,9 @@ export function challtestsrv(options: ChalltestsrvOptions): DnsProvider {
   if (!options || typeof options.managementUrl !== 'string') {
     throw new DnsError('DNS_PROVIDER_ERROR', "challtestsrv: managementUrl is required, e.g. challtestsrv({ managementUrl: 'http://127.0.0.1:8055' })");
   }
+  assertServers(options.dnsServer === undefined ? undefined : [options.dnsServer], 'challtestsrv dnsServer');
   const api = new ChalltestsrvClient(options);
+  const resolver = new NodeDnsResolver();
   const zones = (options.zones ?? ['.']).map(toFqdn);
   /** host → values this instance added (repeats allowed). */
   const added = new Map<string, string[]>();
@@ -95,10 +107,25 @@ export function challtestsrv(options: ChalltestsrvOptions): DnsProvider {
     return groups;
   }
 
+  /** What `host` answers now, read from the DNS listener (failing rather than guessing: a guess would drop values). */
+  async function currentValues(host: string, signal: AbortSignal): Promise<string[]> {
+    try {
+      const result = await resolver.lookup(host, 'TXT', { servers: [options.dnsServer!], timeoutMs: 2000, signal });
+      return result.status === 'answer' ? result.values : [];
+    } catch (error) {
+      if (signal.aborted) throw error;
+      throw new DnsError('DNS_PROVIDER_ERROR', `challtestsrv: could not read the TXT values of ${host} before deleting: ${(error as Error).message}`, {
+        retryable: true,
+        details: { provider: 'challtestsrv', host },
+      });
+    }
+  }
+
   return {
     name: meta.name,
 
     async appendRecords(zone: string, records: DnsRecord[], { signal }: DnsCallOptions): Promise<DnsRecord[]> {
+      throwIfAborted(signal, 'challtestsrv append');
       await Promise.all(
         [...byHost(zone, records)].map(([host, group]) =>
           serialized(host, async () => {
@@ -116,30 +143,30 @@ export function challtestsrv(options: ChalltestsrvOptions): DnsProvider {
     },
 
     async deleteRecords(zone: string, records: DnsRecord[], { signal }: DnsCallOptions): Promise<DnsRecord[]> {
+      throwIfAborted(signal, 'challtestsrv delete');
       const deleted: DnsRecord[] = [];
       await Promise.all(
         [...byHost(zone, records)].map(([host, group]) =>
           serialized(host, async () => {
             const values = [...(added.get(host) ?? [])];
-            let changed = false;
+            const removed = new Set<string>();
             for (const record of group) {
               const index = values.indexOf(record.value);
               if (index === -1) continue; // already gone, or never ours
               values.splice(index, 1);
               deleted.push(record);
-              changed ||= !values.includes(record.value);
+              if (!values.includes(record.value)) removed.add(record.value);
             }
-            if (!changed) {
-              if (values.length) added.set(host, values);
-              else added.delete(host);
-              return;
+            const keep = new Set(values);
+            if (removed.size > 0 && options.dnsServer) {
+              for (const value of await currentValues(host, signal)) if (!removed.has(value)) keep.add(value);
             }
-            await api.clearTxt(host, signal);
+            if (removed.size > 0) await api.clearTxt(host, signal);
             // Bookkeeping follows the clear, not the re-adds: should a re-add fail, the values
             // still belong to challenges that will delete them, and that delete is harmless.
             if (values.length) added.set(host, values);
             else added.delete(host);
-            for (const value of new Set(values)) await api.setTxt(host, value, signal);
+            if (removed.size > 0) for (const value of keep) await api.setTxt(host, value, signal);
           }),
         ),
       );

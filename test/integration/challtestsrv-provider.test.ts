@@ -1,10 +1,11 @@
 /** The challtestsrv provider against a real pebble-challtestsrv: what it writes is what DNS answers. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { challtestsrv } from '../../providers/challtestsrv/index.js';
+import { challtestsrv, ChalltestsrvClient } from '../../providers/challtestsrv/index.js';
 import { NodeDnsResolver } from '../../src/challenges/resolver.js';
 import type { DnsProvider } from '../../src/challenges/provider.js';
 import { startChalltestsrv, type Challtestsrv } from '../helpers/challtestsrv.js';
 import { freePort } from '../helpers/ports.js';
+import { describeProviderConformance } from '../helpers/provider-conformance.js';
 
 let server: Challtestsrv;
 let provider: DnsProvider;
@@ -71,9 +72,38 @@ describe('challtestsrv provider', () => {
     expect(error.message).toContain(`challtestsrv: POST /set-txt to http://127.0.0.1:${port} failed: ECONNREFUSED`);
   });
 
-  it('stops when the signal aborts', async () => {
+  it('stops with ABORTED when the signal aborts', async () => {
     const controller = new AbortController();
     controller.abort();
-    await expect(provider.appendRecords('example.test.', [rec('aborted', 'v')], { signal: controller.signal })).rejects.toThrow();
+    await expect(provider.appendRecords('example.test.', [rec('aborted', 'v')], { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
   });
+
+  it('without dnsServer keeps only its own values; with it, keeps foreign ones too', async () => {
+    const api = new ChalltestsrvClient({ managementUrl: server.managementUrl });
+    const name = '_acme-challenge.foreign.example.test.';
+    await api.setTxt(name, 'not-ours');
+    await provider.appendRecords('example.test.', [rec('_acme-challenge.foreign', 'ours')], { signal });
+    await provider.deleteRecords('example.test.', [rec('_acme-challenge.foreign', 'ours')], { signal });
+    expect(await txt(name)).toEqual([]); // the documented limit
+
+    const exact = challtestsrv({ managementUrl: server.managementUrl, dnsServer: server.dnsServer });
+    await api.setTxt(name, 'not-ours');
+    await exact.appendRecords('.', [rec(name, 'ours')], { signal });
+    expect(await txt(name)).toEqual(['not-ours', 'ours']);
+    await exact.deleteRecords('.', [rec(name, 'ours')], { signal });
+    expect(await txt(name)).toEqual(['not-ours']);
+    await api.clearTxt(name);
+  });
+});
+
+describeProviderConformance('challtestsrv', async () => {
+  const own = await startChalltestsrv();
+  const api = new ChalltestsrvClient({ managementUrl: own.managementUrl });
+  return {
+    provider: challtestsrv({ managementUrl: own.managementUrl, dnsServer: own.dnsServer, zones: ['example.test.'] }),
+    zone: 'example.test.',
+    dnsServer: own.dnsServer,
+    addForeignRecord: (name, value) => api.setTxt(`${name}.example.test.`, value),
+    close: () => own.stop(),
+  };
 });

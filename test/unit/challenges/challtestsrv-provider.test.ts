@@ -89,6 +89,20 @@ describe('challtestsrv provider (fake API)', () => {
     expect(error.retryable).toBe(false);
   });
 
+  it('rejects with ABORTED and records nothing when the signal has fired', async () => {
+    const server = fakeServer();
+    const provider = challtestsrv({ managementUrl: 'http://127.0.0.1:1', fetch: server.fetch });
+    const controller = new AbortController();
+    controller.abort();
+    await expect(provider.appendRecords('example.test.', [rec('x', 'v')], { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    await expect(provider.deleteRecords('example.test.', [rec('x', 'v')], { signal: controller.signal })).rejects.toMatchObject({ code: 'ABORTED' });
+    expect(server.log).toEqual([]);
+  });
+
+  it('refuses a dnsServer that is not ip:port', () => {
+    expect(() => challtestsrv({ managementUrl: 'http://127.0.0.1:1', dnsServer: 'localhost:8053' })).toThrow(/IP addresses/);
+  });
+
   it('refuses a missing or malformed managementUrl and non-TXT records', async () => {
     expect(() => challtestsrv({} as never)).toThrow(/managementUrl is required/);
     expect(() => challtestsrv({ managementUrl: 'not a url' })).toThrow(/not a URL/);
