@@ -104,6 +104,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
   private readonly closing = new AbortController();
   private readonly options: CertificateManagerOptions;
   private readonly scheduler: Scheduler;
+  private unwatch: (() => void) | undefined;
 
   constructor(options: CertificateManagerOptions) {
     super();
@@ -197,23 +198,38 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
    */
   monitor(): void {
     this.assertOpen();
+    if (this.scheduler.running) return;
     this.scheduler.start();
     this.scheduler.wake(0);
+    // Stores that publish changes (Redis pub/sub) let followers switch within a round trip; the
+    // periodic re-read in the loop stays as the fallback for missed messages.
+    this.unwatch = this.store.watch?.('certificates/', (key) => {
+      const name = key.split('/')[1];
+      if (name && !this.closing.signal.aborted) void this.syncName(name);
+    });
   }
 
   /** Loads every certificate in the store that the manager does not hold yet, or whose version changed. */
   async sync(): Promise<void> {
     for (const name of await this.repo.names()) {
       if (this.closing.signal.aborted) return;
+      await this.syncName(name);
+    }
+  }
+
+  /** Picks up `name`'s certificate from the store when its `current` version differs from the one held. */
+  private async syncName(name: string): Promise<void> {
+    try {
       const version = await this.repo.currentVersion(name);
-      const entry = this.entries.get(name);
-      if (version && entry?.version === version) continue;
+      if (!version || this.entries.get(name)?.version === version) return;
       await this.serial(name, async () => {
         const stored = await this.repo.load(name);
         const current = this.entries.get(name);
         if (!stored || current?.version === stored.version) return;
         this.activate(name, stored.certificate, stored.version, current?.cert ? 'remote' : 'loaded');
-      }).catch((error) => this.report(error, `sync of "${name}"`, name));
+      });
+    } catch (error) {
+      if (!this.closing.signal.aborted) this.report(error, `sync of "${name}"`, name);
     }
   }
 
@@ -236,12 +252,12 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
 
   /** Options for `tls`/`https`/`http2` servers: `name`'s certificate as default plus an SNICallback serving every managed certificate. */
   tlsOptions(name?: string, options?: TlsOptionsOptions): TlsServerOptions {
-    return optionsFor(this, this.contexts, name, options);
+    return optionsFor(this, this.contexts, name, { onError: (error) => this.report(error, 'tls'), ...options });
   }
 
   /** Calls `server.setSecureContext` on every rotation of `name`. Returns a function that detaches. */
   attach(server: tls.Server, name?: string, options?: AttachOptions): () => void {
-    return attachServer(this, this.contexts, server, name, options);
+    return attachServer(this, this.contexts, server, name, { onError: (error) => this.report(error, 'attach'), ...options });
   }
 
   /** Stops the loop, aborts work in flight, waits for it to release its locks. The store stays consistent. */
@@ -249,6 +265,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     if (this.closing.signal.aborted) return;
     this.closing.abort(new AbortError('The certificate manager was closed', { details: {} }));
     this.scheduler.stop();
+    this.unwatch?.();
     await Promise.allSettled([...this.queues.values()]);
   }
 
