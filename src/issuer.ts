@@ -2,6 +2,9 @@
 import type { KeyType, ManagedCertificate } from './certificate.js';
 import type { RevocationReason } from './events.js';
 import type { Store } from './storage/store.js';
+import type { RenewalInfo } from './acme/ari.js';
+
+export type { RenewalInfo };
 
 /** What the manager asks an issuer for. */
 export interface IssueRequest {
@@ -61,6 +64,11 @@ export interface Issuer {
   readonly keyType: KeyType;
   issue(request: IssueRequest, context: IssueContext): Promise<IssuedCertificate>;
   revoke(certificate: ManagedCertificate, reason: RevocationReason, context: IssueContext): Promise<void>;
+  /**
+   * The CA's renewal suggestion for `certificate` (ACME ARI, RFC 9773), or
+   * `undefined` when the CA offers none. Optional: issuers without it renew by lifetime ratio.
+   */
+  renewalInfo?(certificate: ManagedCertificate, context: IssueContext): Promise<RenewalInfo | undefined>;
 }
 
 /** RFC 5280 reason codes of the reasons public CAs accept. */

@@ -12,7 +12,10 @@ import {
 import type { CertificateManagerEvents, RevocationReason, RotationCause } from './events.js';
 import { REVOCATION_REASON_CODES, type IssueContext, type Issuer } from './issuer.js';
 import { backoffDelay } from './renewal/backoff.js';
-import { renewalTime, type RenewalPolicy } from './renewal/window.js';
+import type { RenewalPolicy } from './renewal/window.js';
+import { planRenewal, type RenewalPlan, type RenewalReason } from './renewal/plan.js';
+import { loadRenewalState, saveRenewalState, type RenewalState } from './renewal/state.js';
+import type { RenewalInfo } from './acme/ari.js';
 import { CertificateRepository } from './storage/repository.js';
 import type { Store } from './storage/store.js';
 import { attach as attachServer, type AttachOptions } from './tls/attach.js';
@@ -66,19 +69,20 @@ export interface CertificateStatus {
   serialNumber?: string;
   notAfter?: Date;
   renewAt?: Date;
+  /** Why `renewAt` is what it is. */
+  renewReason?: RenewalReason;
   attempts: number;
   nextAttemptAt?: Date;
   lastError?: { message: string; code: string };
 }
 
-interface Entry {
+interface Entry extends RenewalState {
   domains: string[];
   keyType?: KeyType;
   cert?: ManagedCertificate;
   version?: string;
-  attempts: number;
-  nextAttemptAt?: Date;
-  lastError?: { message: string; code: string };
+  /** When to ask the CA for ARI again. */
+  ariCheckAt?: number;
 }
 
 /**
@@ -239,10 +243,15 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       name,
       domains: [...e.domains],
       attempts: e.attempts,
-      ...(e.cert ? { serialNumber: e.cert.serialNumber, notAfter: e.cert.notAfter, renewAt: this.renewAt(e.cert) } : {}),
+      ...(e.cert ? this.statusOf(e, e.cert) : {}),
       ...(e.nextAttemptAt ? { nextAttemptAt: e.nextAttemptAt } : {}),
       ...(e.lastError ? { lastError: { ...e.lastError } } : {}),
     }));
+  }
+
+  private statusOf(entry: Entry, cert: ManagedCertificate): Pick<CertificateStatus, 'serialNumber' | 'notAfter' | 'renewAt' | 'renewReason'> {
+    const plan = this.plan(entry, cert);
+    return { serialNumber: cert.serialNumber, notAfter: cert.notAfter, renewAt: plan.at, renewReason: plan.reason };
   }
 
   /** A `tls.SecureContext` for `name` (cached per certificate version). */
@@ -274,14 +283,31 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     entry.domains = domains;
     if (keyType) entry.keyType = keyType;
     this.entries.set(name, entry);
-    if (entry.cert && this.usable(entry.cert, domains)) return entry.cert;
-    const stored = await this.loadStored(name);
-    if (stored && this.usable(stored.certificate, domains)) {
-      this.activate(name, stored.certificate, stored.version, entry.cert ? 'remote' : 'loaded');
-      return stored.certificate;
+    let current = entry.cert && this.usable(entry.cert, domains) ? entry.cert : undefined;
+    if (!current) {
+      const stored = await this.loadStored(name);
+      if (stored && this.usable(stored.certificate, domains)) {
+        await this.restoreState(name, entry);
+        this.activate(name, stored.certificate, stored.version, entry.cert ? 'remote' : 'loaded');
+        current = stored.certificate;
+      }
+    }
+    if (current) {
+      // A valid certificate that is due is renewed now unless a backoff is pending; if that fails the
+      // valid one is still returned (and served): failures are reported through certificate:failed.
+      const plan = this.plan(entry, current);
+      if (plan.at.getTime() > Date.now() || plan.reason === 'retry' || !this.issuer) return current;
+      return this.issueAndActivate(name, 'renewed', 'renew', true).catch(() => current);
     }
     const cause: RotationCause = entry.cert ? 'domains-changed' : 'issued';
+    await this.restoreState(name, entry);
     return this.issueAndActivate(name, cause, 'provision', true);
+  }
+
+  /** Loads attempts and backoff from the store so a restart does not reset them into a retry storm. */
+  private async restoreState(name: string, entry: Entry): Promise<void> {
+    if (entry.cert || entry.attempts > 0) return;
+    Object.assign(entry, await loadRenewalState(this.store, name));
   }
 
   private async renew(name: string, cause: RotationCause, operation: 'renew' | 'rotate' | 'revoke'): Promise<ManagedCertificate> {
@@ -301,7 +327,8 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       try {
         if (recheck) {
           const stored = await this.loadStored(name);
-          if (stored && stored.version !== entry.version && this.usable(stored.certificate, entry.domains)) {
+          if (stored && stored.version !== entry.version && this.usable(stored.certificate, entry.domains)
+            && this.plan(entry, stored.certificate).at.getTime() > Date.now()) {
             this.activate(name, stored.certificate, stored.version, entry.cert ? 'remote' : 'loaded');
             return stored.certificate;
           }
@@ -318,6 +345,9 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
         entry.attempts = 0;
         delete entry.nextAttemptAt;
         delete entry.lastError;
+        delete entry.ari;
+        delete entry.ariCheckAt;
+        await this.persistState(name, entry);
         this.fire('certificate:issued', { name, certificate: toInfo(certificate), durationMs: Date.now() - started });
         this.activate(name, certificate, version, cause);
         return certificate;
@@ -328,12 +358,22 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       const typed = toCertpilotError(error, this.closing.signal.aborted);
       entry.attempts += 1;
       entry.lastError = { message: typed.message, code: typed.code };
-      if (this.scheduler.running && issuer) {
+      if (typed.code !== 'ABORTED' && typed.code !== 'CLOSED') {
         entry.nextAttemptAt = new Date(Date.now() + backoffDelay(entry.attempts));
+        await this.persistState(name, entry);
       }
       this.fire('certificate:failed', {
         name, error: typed, attempt: entry.attempts, operation, ...(entry.nextAttemptAt ? { nextAttemptAt: entry.nextAttemptAt } : {}),
       });
+      const cert = entry.cert;
+      if (cert) {
+        const renewAt = this.plan({ ...entry, nextAttemptAt: undefined }, cert).at.getTime();
+        const expiresInMs = cert.notAfter.getTime() - Date.now();
+        // Past the middle of the renewal window with renewal failing: time for a person to look.
+        if (Date.now() >= renewAt + (cert.notAfter.getTime() - renewAt) / 2) {
+          this.fire('certificate:expiring', { name, certificate: toInfo(cert), expiresInMs });
+        }
+      }
       throw typed;
     }
   }
@@ -346,7 +386,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     entry.domains = certificate.domains;
     this.entries.set(name, entry);
     this.fire('certificate:rotated', { name, current: toInfo(certificate), ...(previous ? { previous: toInfo(previous) } : {}), cause });
-    this.scheduler.wake(Math.max(0, this.renewAt(certificate).getTime() - Date.now()));
+    this.scheduler.wake(Math.max(0, this.plan(entry, certificate).at.getTime() - Date.now()));
   }
 
   private async tick(): Promise<number | undefined> {
@@ -356,24 +396,59 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     let next: number | undefined;
     for (const [name, entry] of this.entries) {
       if (!entry.cert || this.closing.signal.aborted) continue;
-      const due = Math.max(this.renewAt(entry.cert).getTime(), entry.nextAttemptAt?.getTime() ?? 0);
+      if (this.issuer.renewalInfo && (entry.ariCheckAt ?? 0) <= now) await this.refreshRenewalInfo(name, entry, entry.cert);
+      const plan = this.plan(entry, entry.cert);
+      let due = plan.at.getTime();
       if (due <= now) {
-        void this.serial(name, () => this.renew(name, 'renewed', 'renew')).catch(() => undefined);
+        void this.serial(name, () => this.renew(name, plan.reason === 'ari-window-passed' ? 'revoked' : 'renewed', 'renew')).catch(() => undefined);
         continue;
       }
+      if (entry.ariCheckAt !== undefined) due = Math.min(due, entry.ariCheckAt);
       next = next === undefined ? due - now : Math.min(next, due - now);
     }
     return next;
   }
 
-  private renewAt(certificate: ManagedCertificate): Date {
-    return renewalTime(certificate.notBefore, certificate.notAfter, this.options.renewal);
+  /** Asks the CA for its ARI window; failures keep the last known window and are reported, never counted as renewal failures. */
+  private async refreshRenewalInfo(name: string, entry: Entry, cert: ManagedCertificate): Promise<void> {
+    let info: RenewalInfo | undefined;
+    try {
+      info = await this.issuer!.renewalInfo!(cert, this.context(name, this.closing.signal));
+    } catch (error) {
+      entry.ariCheckAt = Date.now() + 3600_000;
+      if (!this.closing.signal.aborted) this.report(error, `renewal information for "${name}"`, name);
+      return;
+    }
+    if (!info) {
+      // The CA has no ARI: ask again in a day in case it starts offering it.
+      entry.ariCheckAt = Date.now() + 86_400_000;
+      return;
+    }
+    if (entry.cert !== cert) return;
+    entry.ari = { start: info.start, end: info.end };
+    entry.ariCheckAt = info.retryAfter.getTime();
+    await this.persistState(name, entry).catch((error) => this.report(error, `state of "${name}"`, name));
   }
 
-  /** A certificate may be handed out instead of ordering: same names, passes its checks, not yet due. */
+  private plan(entry: Entry, certificate: ManagedCertificate): RenewalPlan {
+    return planRenewal({
+      notBefore: certificate.notBefore,
+      notAfter: certificate.notAfter,
+      serialNumber: certificate.serialNumber,
+      now: Date.now(),
+      ...(this.options.renewal ? { policy: this.options.renewal } : {}),
+      ...(entry.ari && entry.cert === certificate ? { ari: entry.ari } : {}),
+      ...(entry.nextAttemptAt ? { nextAttemptAt: entry.nextAttemptAt } : {}),
+    });
+  }
+
+  private async persistState(name: string, entry: Entry): Promise<void> {
+    await saveRenewalState(this.store, name, entry);
+  }
+
+  /** A certificate may be handed out instead of ordering: same names and it passes its checks (so it is not expired). */
   private usable(certificate: ManagedCertificate, domains: string[]): boolean {
     if (!sameDomains(certificate.domains, domains)) return false;
-    if (Date.now() >= this.renewAt(certificate).getTime()) return false;
     try {
       checkCertificate(certificate);
       return true;

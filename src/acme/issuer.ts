@@ -9,6 +9,7 @@ import { REVOCATION_REASON_CODES, type IssueContext, type IssueRequest, type Iss
 import { assertKeyType, generatePrivateKey } from '../x509/keys.js';
 import { pemToDer } from '../x509/pem.js';
 import { AcmeAccount, isAccountGone } from './account.js';
+import { certId, parseRenewalInfo, type RenewalInfo } from './ari.js';
 import { ACME_DIRECTORIES } from './directories.js';
 import { runOrder } from './order.js';
 import type { PollOptions } from './poll.js';
@@ -99,10 +100,16 @@ export class AcmeIssuer implements Issuer {
       ...(this.options.propagation ? { propagation: this.options.propagation } : {}),
       onEvent: (type, event) => context.progress({ type, ...event }),
     });
-    const extra: Record<string, unknown> = {};
-    if (this.options.profile) extra.profile = this.options.profile;
-    const attempt = async () => {
+    const base: Record<string, unknown> = {};
+    if (this.options.profile) base.profile = this.options.profile;
+    const attempt = async (withReplaces: boolean) => {
       const transport = await this.account.transport(context.store, context.signal);
+      const extra = { ...base };
+      // `replaces` (RFC 9773 §5) only where the CA speaks ARI: other CAs may reject unknown fields.
+      if (withReplaces && request.replacing) {
+        const id = (await withSignal(context.signal, () => transport.directory())).renewalInfo ? certId(request.replacing.cert) : undefined;
+        if (id) extra.replaces = id;
+      }
       return withSignal(context.signal, () =>
         runOrder(transport, solver, {
           domains: request.domains,
@@ -114,8 +121,24 @@ export class AcmeIssuer implements Issuer {
         }),
       );
     };
-    const fullchain = await this.withAccountRetry(context, attempt);
+    const fullchain = await this.withAccountRetry(context, () => attempt(true)).catch((error: unknown) => {
+      // The CA says this certificate was already replaced (by us on another instance, or by a retry): order without it.
+      if (isCertpilotError(error) && error.code === 'ACME_ALREADY_REPLACED') return this.withAccountRetry(context, () => attempt(false));
+      throw error;
+    });
     return { fullchain, key };
+  }
+
+  /** The CA's ARI suggestion for `certificate`, or `undefined` when the directory has no `renewalInfo`. */
+  async renewalInfo(certificate: ManagedCertificate, context: IssueContext): Promise<RenewalInfo | undefined> {
+    const transport = await this.account.transport(context.store, context.signal);
+    return withSignal(context.signal, async () => {
+      const base = (await transport.directory()).renewalInfo;
+      const id = typeof base === 'string' ? certId(certificate.cert) : undefined;
+      if (!id) return undefined;
+      const resp = await transport.get(`${String(base).replace(/\/$/, '')}/${id}`);
+      return parseRenewalInfo(resp.status, resp.data, resp.headers['retry-after']);
+    });
   }
 
   /**

@@ -109,6 +109,12 @@ export class AcmeTransport {
     return this.check<T>(resp, operation);
   }
 
+  /** Unauthenticated GET (RFC 9773 renewalInfo); returns the raw response, whatever its status. */
+  async get<T>(url: string): Promise<AcmeResponse<T>> {
+    const http = (this.client as unknown as { http: HttpClientLike }).http;
+    return (await http.request(url, 'get')) as AcmeResponse<T>;
+  }
+
   /** The directory object (cached by acme-client for a day). */
   async directory(): Promise<Record<string, unknown>> {
     const http = (this.client as unknown as { http: HttpClientLike }).http;

@@ -91,18 +91,6 @@ export class CertificateRepository {
     return result.sort();
   }
 
-  /** Reads per-name state (renewal attempts, …). */
-  async loadState<T>(name: string): Promise<T | undefined> {
-    const raw = await this.store.get(`state/${name}.json`);
-    if (!raw) return undefined;
-    try { return JSON.parse(raw.toString()) as T; } catch { return undefined; }
-  }
-
-  /** Writes per-name state. */
-  async saveState(name: string, state: unknown): Promise<void> {
-    await this.store.set(`state/${name}.json`, JSON.stringify(state));
-  }
-
   private async prune(name: string, current: string): Promise<void> {
     const keys = await this.store.list(`${ROOT}/${name}`);
     const versions = [...new Set(keys.map((k) => k.split('/')[2]).filter((v): v is string => !!v && v !== 'current'))].sort();
