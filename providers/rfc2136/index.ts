@@ -74,7 +74,10 @@ export interface Rfc2136Options {
 export const meta = {
   name: 'rfc2136',
   description: 'Any authoritative DNS server that accepts RFC 2136 dynamic updates signed with TSIG (BIND, Knot DNS, PowerDNS, …)',
-  permissions: 'a TSIG key whose update policy allows only TXT records at _acme-challenge names, e.g. BIND `update-policy { grant KEY wildcard _acme-challenge.*.example.com. TXT; grant KEY name _acme-challenge.example.com. TXT; };`',
+  permissions:
+    'a TSIG key allowed to change only TXT records at the _acme-challenge names, e.g. BIND ' +
+    '`update-policy { grant KEY name _acme-challenge.example.com. TXT; };` (one rule per name), ' +
+    'or `grant KEY zonesub TXT;` on a zone that holds nothing but challenges, reached by CNAME',
 } as const;
 
 /**

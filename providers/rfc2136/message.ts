@@ -114,6 +114,7 @@ export function decodeTxt(rdata: Uint8Array): string[] {
 
 /** Encodes one record (uncompressed owner name). */
 export function encodeRecord(record: ResourceRecord): Buffer {
+  if (record.rdata.length > 0xffff) throw new WireFormatError(`RDATA of ${record.name} is ${record.rdata.length} bytes, more than 65535`);
   const fixed = Buffer.alloc(10);
   fixed.writeUInt16BE(record.type, 0);
   fixed.writeUInt16BE(record.class, 2);
@@ -128,6 +129,7 @@ export function encodeRecord(record: ResourceRecord): Buffer {
  * is appended by the signer).
  */
 export function encodeUpdate(id: number, zone: string, updates: readonly ResourceRecord[]): Buffer {
+  if (updates.length > 0xffff) throw new WireFormatError(`${updates.length} records do not fit one message`);
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE(OPCODE_UPDATE << 11, 2);

@@ -79,6 +79,10 @@ describe('encodeUpdate', () => {
     expect(hex(record)).toBe('0161076578616d706c6500' + '0010' + '00fe' + '00000000' + '0002' + '0176');
   });
 
+  it('refuses RDATA that cannot be encoded', () => {
+    expect(() => encodeRecord({ name: 'a.', type: RRType.TXT, class: RRClass.IN, ttl: 60, rdata: encodeTxt('x'.repeat(70_000)) })).toThrow(/more than 65535/);
+  });
+
   it('decodes what it encodes', () => {
     const message = encodeUpdate(7, 'example.test.', [
       { name: 'a.example.test.', type: RRType.TXT, class: RRClass.IN, ttl: 300, rdata: encodeTxt('one') },
