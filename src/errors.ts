@@ -184,6 +184,7 @@ export function scrub(text: string): string {
   return text
     .replace(/-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g, '[pem redacted]')
     .replace(/\b(bearer|basic)\s+[^\s"',}&]+/gi, '$1 [redacted]')
-    .replace(/(token|secret|authorization|signature|password|x-amz-security-token|api[_-]?key)(["'\s:=]+)(?!\[redacted\]|bearer\b|basic\b)[^\s"',}&]+/gi, '$1$2[redacted]')
+    // Only key/value forms (`token=…`, `"secret": "…"`): prose such as "apiToken is required" stays readable.
+    .replace(/(token|secret|authorization|signature|password|x-amz-security-token|api[_-]?key)(["']?\s*[:=]\s*["']?)(?!\[redacted\]|bearer\b|basic\b)[^\s"',}&]+/gi, '$1$2[redacted]')
     .replace(/[A-Za-z0-9+/_-]{40,}={0,2}/g, '[redacted]');
 }

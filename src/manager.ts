@@ -109,6 +109,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
   private readonly options: CertificateManagerOptions;
   private readonly scheduler: Scheduler;
   private unwatch: (() => void) | undefined;
+  private readonly renewing = new Set<string>();
 
   constructor(options: CertificateManagerOptions) {
     super();
@@ -400,7 +401,14 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       const plan = this.plan(entry, entry.cert);
       let due = plan.at.getTime();
       if (due <= now) {
-        void this.serial(name, () => this.renew(name, plan.reason === 'ari-window-passed' ? 'revoked' : 'renewed', 'renew')).catch(() => undefined);
+        // One queued renewal per name: a tick while it runs must not queue a second one.
+        if (!this.renewing.has(name)) {
+          this.renewing.add(name);
+          const cause = plan.reason === 'ari-window-passed' ? 'revoked' : 'renewed';
+          void this.serial(name, () => this.renew(name, cause, 'renew'))
+            .catch(() => undefined)
+            .finally(() => this.renewing.delete(name));
+        }
         continue;
       }
       if (entry.ariCheckAt !== undefined) due = Math.min(due, entry.ariCheckAt);
@@ -426,7 +434,8 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     }
     if (entry.cert !== cert) return;
     entry.ari = { start: info.start, end: info.end };
-    entry.ariCheckAt = info.retryAfter.getTime();
+    // Whatever the issuer says, never ask again sooner than a minute from now (RFC 9773 clamps Retry-After too).
+    entry.ariCheckAt = Math.max(info.retryAfter.getTime(), Date.now() + 60_000);
     await this.persistState(name, entry).catch((error) => this.report(error, `state of "${name}"`, name));
   }
 

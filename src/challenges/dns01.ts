@@ -45,7 +45,7 @@ export interface Dns01SolverOptions {
   resolvers?: string[];
   /** Maximum CNAME hops from `_acme-challenge.<domain>`. @default 8 */
   maxCnameHops?: number;
-  /** Time allowed to `cleanup()`, which runs on its own signal. @default 30000 */
+  /** Time allowed to `cleanup()`, which runs on its own signal. @default 120000 (Route 53 can take about a minute to report a change INSYNC) */
   cleanupTimeoutMs?: number;
   /** DNS query layer; tests pass a fake. @default new NodeDnsResolver() */
   resolver?: DnsResolver;
@@ -165,7 +165,7 @@ export class Dns01Solver {
    */
   async cleanup(presented: PresentedChallenges): Promise<void> {
     const { provider } = this.#options;
-    const signal = AbortSignal.timeout(this.#options.cleanupTimeoutMs ?? 30_000);
+    const signal = AbortSignal.timeout(this.#options.cleanupTimeoutMs ?? 120_000);
     await Promise.all(
       presented.zones.map(async (group) => {
         if (cleaned.has(group) || group.records.length === 0) return;

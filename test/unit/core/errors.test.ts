@@ -14,6 +14,8 @@ describe('errors', () => {
     const out = scrub(text);
     for (const secret of ['sk_live_x', 'abc123', 'k-42', 'MIIEvQIBADAN', 'A'.repeat(50)]) expect(out).not.toContain(secret);
     expect(out).toContain('Authorization');
+    expect(scrub('apiToken is required; the request signature we calculated does not match')).toBe('apiToken is required; the request signature we calculated does not match');
+    expect(scrub('{"secret": "hunter2"}')).not.toContain('hunter2');
   });
 
   it('the guard survives duplicate installs (brand, not instanceof) and JSON omits causes', () => {
