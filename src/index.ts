@@ -7,6 +7,9 @@ export type { CertificateManagerOptions, ProvisionSpec, RevokeOptions, Certifica
 export { AcmeIssuer } from './acme/issuer.js';
 export type { AcmeIssuerOptions } from './acme/issuer.js';
 export { ACME_DIRECTORIES } from './acme/directories.js';
+export { LocalIssuer } from './local/issuer.js';
+export type { LocalIssuerOptions, LocalCrl, LocalRevocation } from './local/issuer.js';
+export type { RenewalInfo } from './acme/ari.js';
 export type { Issuer, IssueRequest, IssueContext, IssueProgress, IssuedCertificate } from './issuer.js';
 export { REVOCATION_REASON_CODES } from './issuer.js';
 export { MemoryStore } from './storage/memory.js';
@@ -25,5 +28,7 @@ export {
 } from './errors.js';
 export type { ErrorCode, CertpilotErrorOptions } from './errors.js';
 export { renewalTime } from './renewal/window.js';
+export { planRenewal } from './renewal/plan.js';
+export type { RenewalPlan, RenewalReason } from './renewal/plan.js';
 export type { RenewalPolicy } from './renewal/window.js';
 export { normalizeDomain, normalizeDomains } from './domains.js';
