@@ -15,7 +15,7 @@ import { startPebble, type Pebble } from '../helpers/pebble.js';
 import { startAriProxy, type AriProxy } from '../helpers/ari-proxy.js';
 import { pebbleIssuer, verifyChain } from '../helpers/manager.js';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+x509.cryptoProvider.set(webcrypto as never);
 
 let pebble: Pebble;
 let proxy: AriProxy;
