@@ -10,6 +10,7 @@
  * bounded backoff that honours `Retry-After`, abort, and error messages that
  * name the token and permission at fault but never contain a token.
  */
+import { sleep } from '../../src/sleep.js';
 import { ConfigError } from '../../src/errors.js';
 import { aborted, apiError, CloudflareApiError, CODES, describeFetchError, withNote, type Call, type Envelope, type TokenRole } from './errors.js';
 
@@ -265,18 +266,4 @@ function backoff(attempt: number): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-function sleep(ms: number, signal: AbortSignal, onAbort: () => Error): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(onAbort());
-    const abort = () => {
-      clearTimeout(timer);
-      reject(onAbort());
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', abort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', abort, { once: true });
-  });
-}
 

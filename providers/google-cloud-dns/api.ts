@@ -4,6 +4,7 @@
  * `Retry-After`), and abort support. No Google SDK: the API is plain JSON and
  * the SDK would be one more optional dependency to install.
  */
+import { sleep as wait } from '../../src/sleep.js';
 import { AbortError, DnsError, scrub } from '../../src/errors.js';
 import type { AccessTokenSource } from './auth.js';
 import { CloudDnsError, errorFromResponse, retryAfterMs } from './errors.js';
@@ -190,20 +191,9 @@ function aborted(what: string, signal: AbortSignal): AbortError {
   return new AbortError(`google-cloud-dns: ${what} was aborted`, { cause: signal.reason });
 }
 
-/** Waits `ms`, rejecting with {@link AbortError} as soon as `signal` fires. */
+/** Waits `ms`, rejecting with an AbortError as soon as `signal` fires. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new AbortError('google-cloud-dns: the wait was aborted', { cause: signal.reason }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError('google-cloud-dns: the wait was aborted', { cause: signal.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return wait(ms, signal, () => new AbortError('google-cloud-dns: the wait was aborted', { cause: signal.reason }));
 }
 
 /** fetch() hides the socket error in `cause` (ECONNREFUSED, …): surface it. */

@@ -3,7 +3,10 @@
  * answer in milliseconds (acme-client's 5-second minimum wastes seconds per
  * order), and honours `Retry-After` when the CA sends it.
  */
-import { AbortError, AcmeError } from '../errors.js';
+import { AcmeError } from '../errors.js';
+import { sleep } from '../sleep.js';
+
+export { sleep };
 import { parseRetryAfter } from './problems.js';
 import type { AcmeResponse } from './transport.js';
 
@@ -16,16 +19,6 @@ export interface PollOptions {
   /** Give up after this long. @default 120000 */
   timeoutMs?: number;
   signal?: AbortSignal;
-}
-
-/** Sleeps `ms`, rejecting with {@link AbortError} when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new AbortError('The wait was aborted', { cause: signal.reason }));
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
-    const onAbort = () => { clearTimeout(timer); reject(new AbortError('The wait was aborted', { cause: signal?.reason })); };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**

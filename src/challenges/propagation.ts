@@ -7,6 +7,7 @@
  * Without configured servers we ask the zone's authoritative nameservers,
  * which is what the CA's resolver will end up asking too.
  */
+import { sleep as wait } from '../sleep.js';
 import { AbortError, DnsError, isCertpilotError } from '../errors.js';
 import { describeServers, type DnsResolver } from './resolver.js';
 
@@ -166,18 +167,7 @@ function rethrowAbort(error: unknown): undefined {
   return undefined;
 }
 
-/** Waits `ms`, rejecting with {@link AbortError} as soon as `signal` fires. */
+/** Waits `ms`, rejecting with an AbortError as soon as `signal` fires. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new AbortError('The DNS propagation check was aborted', { cause: signal.reason }));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(new AbortError('The DNS propagation check was aborted', { cause: signal.reason }));
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
+  return wait(ms, signal, undefined, 'DNS propagation check');
 }

@@ -1,0 +1,28 @@
+/** The one abortable wait every retry and poll loop uses. */
+import { AbortError } from './errors.js';
+
+/**
+ * Waits `ms`, rejecting as soon as `signal` fires — with `onAbort()` when
+ * given (so a provider can name itself), else an {@link AbortError} saying
+ * which `what` was aborted.
+ *
+ * @example
+ * ```ts
+ * await sleep(250, signal); // rejects with code ABORTED when signal aborts
+ * ```
+ */
+export function sleep(ms: number, signal?: AbortSignal, onAbort?: () => Error, what = 'wait'): Promise<void> {
+  const fail = () => onAbort?.() ?? new AbortError(`The ${what} was aborted`, { cause: signal?.reason });
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(fail());
+    const abort = () => {
+      clearTimeout(timer);
+      reject(fail());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', abort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', abort, { once: true });
+  });
+}
