@@ -1,4 +1,5 @@
 /** {@link AcmeIssuer}: certificates from any RFC 8555 CA, validated with DNS-01. */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type https from 'node:https';
 import type { KeyType, ManagedCertificate } from '../certificate.js';
 import { Dns01Solver, type PropagationOptions } from '../challenges/dns01.js';
@@ -14,6 +15,8 @@ import { ACME_DIRECTORIES } from './directories.js';
 import { runOrder } from './order.js';
 import type { PollOptions } from './poll.js';
 import { AcmeTransport, createAgent, withSignal } from './transport.js';
+
+const progressOf = new AsyncLocalStorage<IssueContext['progress']>();
 
 /** Options of {@link AcmeIssuer}. */
 export interface AcmeIssuerOptions {
@@ -69,6 +72,8 @@ export class AcmeIssuer implements Issuer {
   private readonly account: AcmeAccount;
   private readonly agent: https.Agent;
   private readonly options: AcmeIssuerOptions;
+  /** One solver per issuer, so its zone cache outlives a single order. */
+  private readonly solver: Dns01Solver;
 
   constructor(options: AcmeIssuerOptions) {
     validateOptions(options);
@@ -78,6 +83,12 @@ export class AcmeIssuer implements Issuer {
     this.agent = createAgent(caCertificates);
     const accountName = options.accountName ?? 'default';
     this.id = `acme:${options.directoryUrl}#${accountName}`;
+    this.solver = new Dns01Solver({
+      provider: options.dns,
+      ...(options.propagation ? { propagation: options.propagation } : {}),
+      // Orders run concurrently; each reports progress to the manager that asked for it.
+      onEvent: (type, event) => progressOf.getStore()?.({ type, ...event }),
+    });
     this.account = new AcmeAccount(
       {
         directoryUrl: options.directoryUrl,
@@ -95,11 +106,7 @@ export class AcmeIssuer implements Issuer {
   /** Orders a certificate; re-registers once when the CA no longer knows the account. */
   async issue(request: IssueRequest, context: IssueContext): Promise<IssuedCertificate> {
     const key = request.key ?? (this.options.reuseKey && request.replacing ? request.replacing.key : await generatePrivateKey(request.keyType));
-    const solver = new Dns01Solver({
-      provider: this.options.dns,
-      ...(this.options.propagation ? { propagation: this.options.propagation } : {}),
-      onEvent: (type, event) => context.progress({ type, ...event }),
-    });
+    const solver = this.solver;
     const base: Record<string, unknown> = {};
     if (this.options.profile) base.profile = this.options.profile;
     const attempt = async (withReplaces: boolean) => {
@@ -110,7 +117,7 @@ export class AcmeIssuer implements Issuer {
         const id = (await withSignal(context.signal, () => transport.directory())).renewalInfo ? certId(request.replacing.cert) : undefined;
         if (id) extra.replaces = id;
       }
-      return withSignal(context.signal, () =>
+      return withSignal(context.signal, () => progressOf.run(context.progress, () =>
         runOrder(transport, solver, {
           domains: request.domains,
           keyPem: key,
@@ -118,7 +125,7 @@ export class AcmeIssuer implements Issuer {
           signal: context.signal,
           ...(this.options.preferredChain ? { preferredChain: this.options.preferredChain } : {}),
           ...(this.options.polling ? { poll: this.options.polling } : {}),
-        }),
+        })),
       );
     };
     const fullchain = await this.withAccountRetry(context, () => attempt(true)).catch((error: unknown) => {

@@ -116,6 +116,21 @@ describe('idempotence and single flight', () => {
     expect(pebble.orderCount()).toBe(before + 1);
     await Promise.all([a.close(), b.close()]);
   });
+  it('challenge events of concurrent orders name their own certificate', async () => {
+    const manager = pebbleManager(pebble);
+    const seen: Array<{ name: string; domain: string; type: string }> = [];
+    for (const type of ['presented', 'propagated', 'cleaned'] as const) {
+      manager.on(`challenge:${type}`, (e) => seen.push({ name: e.name, domain: e.domain, type }));
+    }
+    await Promise.all([
+      manager.provision({ name: 'ev-a', domains: ['a.events.example.test', '*.a.events.example.test'] }),
+      manager.provision({ name: 'ev-b', domains: ['b.events.example.test'] }),
+    ]);
+    expect(seen.filter((e) => e.type === 'presented')).toHaveLength(3);
+    expect(seen.filter((e) => e.type === 'cleaned')).toHaveLength(3);
+    for (const e of seen) expect(e.domain.includes(e.name === 'ev-a' ? 'a.events' : 'b.events')).toBe(true);
+    await manager.close();
+  });
 });
 
 describe('rotate and revoke', () => {
