@@ -62,7 +62,8 @@ const manager = new CertificateManager({
   lockTtlMs: config.lockTtlMs,
   checkIntervalMs: config.checkIntervalMs,
 });
-manager.on('certificate:rotated', (e) => send({ type: 'rotated', serial: e.current.serialNumber, cause: e.cause, at: Date.now() }));
+// Only this worker's name: sync() under monitor() also loads every other certificate in the shared store.
+manager.on('certificate:rotated', (e) => { if (e.name === config.name) send({ type: 'rotated', serial: e.current.serialNumber, cause: e.cause, at: Date.now() }); });
 manager.on('challenge:presented', () => send({ type: 'presented', at: Date.now() }));
 manager.on('error', (e) => send({ type: 'log', message: `${e.context}: ${e.error.message}` }));
 

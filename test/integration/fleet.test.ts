@@ -29,7 +29,8 @@ afterAll(async () => {
 });
 
 /** Worker settings for `name`; `issuer: false` makes a follower. */
-function config(name: string, options: { issuer?: boolean; hangAfterPresent?: boolean } = {}): WorkerConfig {
+function config(name: string, options: { issuer?: boolean; hangAfterPresent?: boolean; ca?: Pebble } = {}): WorkerConfig {
+  const ca = options.ca ?? pebble;
   return {
     redisUrl: redis.url,
     prefix: 'fleet:',
@@ -39,7 +40,7 @@ function config(name: string, options: { issuer?: boolean; hangAfterPresent?: bo
     // Far longer than any assertion below: only pub/sub can explain a fast switch.
     checkIntervalMs: 60_000,
     ...(options.issuer === false ? {} : {
-      acme: { directoryUrl: pebble.directoryUrl, caPem: pebble.caPem, managementUrl: pebble.challtestsrv!.managementUrl, dnsServer: pebble.dnsServer },
+      acme: { directoryUrl: ca.directoryUrl, caPem: ca.caPem, managementUrl: ca.challtestsrv!.managementUrl, dnsServer: ca.dnsServer },
     }),
     ...(options.hangAfterPresent ? { hangAfterPresent: true } : {}),
   };
@@ -171,4 +172,27 @@ describe('rotation across the fleet', () => {
     expect(Math.max(...seenAt.map((t) => t - rotated.at))).toBeLessThan(1000);
     expect(await Promise.all(ports.map((p) => servedSerial(p, domain)))).toEqual(ports.map(() => normalizeSerial(rotated.serial!)));
   });
+});
+
+describe('renewal in a fleet of issuers', () => {
+  let shortLived: Pebble;
+  beforeAll(async () => { shortLived = await startPebble({ certificateValidityPeriod: 16 }); });
+  afterAll(async () => { await shortLived?.stop(); });
+
+  // KNOWN GAP, fails today: control-loop renewals skip the re-check after taking the lock, so each of
+  // the 3 issuers orders in turn (4 certificates instead of 2). Fix in src/manager.ts `renew()`: pass
+  // `recheck = operation === 'renew'` to issueAndActivate (proven on a patched copy). Then turn
+  // `it.fails` into `it`.
+  it.fails('renews each certificate once, however many issuer instances run the control loop', async () => {
+    const fleet = await start(3, config('renew', { ca: shortLived }), 'renewer');
+    const [first] = await Promise.all(fleet.map((w) => w.request('provision')));
+    await Promise.all(fleet.map((w) => w.request('monitor')));
+    expect(shortLived.issuedSerials()).toHaveLength(1);
+    // 16 s certificates renew at half their lifetime (+ a spread of up to 10 % of the rest).
+    await Promise.all(fleet.map((w) => w.waitFor((m) => m.type === 'rotated' && m.serial !== first!.serial, 20_000, 'the renewal')));
+    await new Promise((r) => setTimeout(r, 2 * LOCK_TTL_MS)); // time for any duplicate order to show up
+    expect(shortLived.issuedSerials()).toHaveLength(2);
+    const causes = fleet.map((w) => w.of('rotated').at(-1)!.cause).sort();
+    expect(causes).toEqual(['remote', 'remote', 'renewed']);
+  }, 60_000);
 });

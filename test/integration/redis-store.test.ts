@@ -246,13 +246,31 @@ describe('RedisStore watch', () => {
   });
 });
 
+/** Commands RedisStore (and ioredis on connect) sends; the ACL example in docs/fleets.md lists the same. */
+const ACL_COMMANDS = ['get', 'set', 'del', 'zadd', 'zrem', 'zrangebylex', 'pexpire', 'pttl', 'multi', 'exec', 'evalsha', 'eval',
+  'publish', 'subscribe', 'unsubscribe', 'ping', 'info', 'client|setname', 'quit'];
+
 describe('RedisStore credentials', () => {
   it('authenticates with an ACL user and never puts the password in errors', async () => {
     const password = `pw-${randomUUID()}`;
-    await raw.acl('SETUSER', 'certpilot-test', 'on', `>${password}`, '~acl:*', '&acl:*', '+@all');
+    // The least-privilege rule from docs/fleets.md: only the prefix's keys, its channel, and the commands used.
+    await raw.acl('SETUSER', 'certpilot-test', 'reset', 'on', `>${password}`, '~acl:*', '&acl:changes', '-@all', ...ACL_COMMANDS.map((c) => `+${c}`));
     const good = newStore('acl:', { username: 'certpilot-test', password });
+    const seen: string[] = [];
+    good.watch('x', (key) => seen.push(key));
+    await until(async () => (await subscribers('acl:')) === 1, 5000, 'the subscriber');
     await good.set('x/1', 'ok');
+    await good.setPointer('x/current', '1');
     expect((await good.get('x/1'))?.toString()).toBe('ok');
+    expect(await good.getPointer('x/current')).toBe('1');
+    expect(await good.list('x')).toEqual(['x/1']);
+    const lock = await good.lock('x', { ttlMs: 300 });
+    await sleep(450); // renewed by the Lua script (PEXPIRE inside it is checked too)
+    expect(lock.lost.aborted).toBe(false);
+    await lock.release();
+    await good.delete('x/1');
+    await until(() => seen.length === 3, 2000, 'notifications');
+    expect(await raw.acl('LOG')).toEqual([]);
 
     const outside = newStore('not-acl:', { username: 'certpilot-test', password });
     const denied = await expectCode(outside.set('x/1', 'no'), 'STORE_ERROR');
