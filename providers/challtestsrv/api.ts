@@ -6,7 +6,7 @@
  * DNS for whatever it was told, and `/clear-txt` removes every value of a
  * host. The provider in `index.ts` builds exact append/delete on top.
  */
-import { AbortError, DnsError, scrub } from '../../src/errors.js';
+import { AbortError, ConfigError, DnsError, scrub } from '../../src/errors.js';
 
 /** Options of {@link ChalltestsrvClient}. */
 export interface ChalltestsrvClientOptions {
@@ -40,7 +40,7 @@ export class ChalltestsrvClient {
     try {
       url = new URL(options.managementUrl);
     } catch {
-      throw new DnsError('DNS_PROVIDER_ERROR', `challtestsrv: managementUrl ${JSON.stringify(options.managementUrl)} is not a URL; use e.g. http://127.0.0.1:8055`);
+      throw new ConfigError('INVALID_OPTIONS', `challtestsrv: managementUrl ${JSON.stringify(options.managementUrl)} is not a URL; use e.g. http://127.0.0.1:8055`);
     }
     this.#base = url.toString().replace(/\/+$/, '');
     this.#timeoutMs = options.requestTimeoutMs ?? 10_000;

@@ -10,7 +10,7 @@
  * // with propagation: { nameservers: ['127.0.0.1:8053'] } — challtestsrv is not reachable through NS records
  * ```
  */
-import { DnsError, throwIfAborted } from '../../src/errors.js';
+import { ConfigError, DnsError, throwIfAborted } from '../../src/errors.js';
 import type { DnsCallOptions, DnsProvider, DnsRecord } from '../../src/challenges/provider.js';
 import { assertServers, NodeDnsResolver, toFqdn } from '../../src/challenges/resolver.js';
 import { absoluteName } from '../../src/challenges/zones.js';
@@ -78,7 +78,7 @@ export const meta = {
  */
 export function challtestsrv(options: ChalltestsrvOptions): DnsProvider {
   if (!options || typeof options.managementUrl !== 'string') {
-    throw new DnsError('DNS_PROVIDER_ERROR', "challtestsrv: managementUrl is required, e.g. challtestsrv({ managementUrl: 'http://127.0.0.1:8055' })");
+    throw new ConfigError('INVALID_OPTIONS', "challtestsrv: managementUrl is required, e.g. challtestsrv({ managementUrl: 'http://127.0.0.1:8055' })");
   }
   assertServers(options.dnsServer === undefined ? undefined : [options.dnsServer], 'challtestsrv dnsServer');
   const api = new ChalltestsrvClient(options);
