@@ -32,6 +32,21 @@ export interface CertificateRotatedEvent {
   previous?: CertificateInfo;
   cause: RotationCause;
 }
+/**
+ * Payload of `certificate:served`: what a loopback TLS handshake against an
+ * attached server saw after a rotation (one event per server and name).
+ */
+export interface CertificateServedEvent {
+  name: string;
+  /** Serial of the active certificate, the one the server should present. */
+  serialNumber: string;
+  /** Whether the server presented it (to a client sending one of its names and, for the attached name, to one sending none). */
+  ok: boolean;
+  /** Where the server was reached: `127.0.0.1:8443`, `[::1]:8443` or a socket path. */
+  address: string;
+  /** Serial the server presented; absent when no handshake completed. */
+  servedSerialNumber?: string;
+}
 /** Payload of `certificate:revoked`. */
 export interface CertificateRevokedEvent { name: string; serialNumber: string; reason: RevocationReason; replacement: CertificateInfo }
 /** Payload of `certificate:expiring`: renewal keeps failing and expiry is near. */
@@ -70,6 +85,12 @@ export interface CertificateManagerEvents {
   'certificate:issued': (event: CertificateIssuedEvent) => void;
   /** The active certificate of a name changed: the one event a host reloads on. */
   'certificate:rotated': (event: CertificateRotatedEvent) => void;
+  /**
+   * After a rotation, an attached server was asked (loopback TLS handshake)
+   * which certificate it presents. `ok: false` comes with an `error` event.
+   * Off with `attach(server, name, { verify: false })`.
+   */
+  'certificate:served': (event: CertificateServedEvent) => void;
   /** A certificate was revoked at the CA (its replacement is already active). */
   'certificate:revoked': (event: CertificateRevokedEvent) => void;
   /** Renewal keeps failing and the certificate is close to expiry. */

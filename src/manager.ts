@@ -267,7 +267,9 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
 
   /** Calls `server.setSecureContext` on every rotation of `name`. Returns a function that detaches. */
   attach(server: tls.Server, name?: string, options?: AttachOptions): () => void {
-    return attachServer(this, this.contexts, server, name, { onError: (error) => this.report(error, 'attach'), ...options });
+    return attachServer(this, this.contexts, server, name, {
+      onError: (error) => this.report(error, 'attach'), onVerified: (event) => this.fire('certificate:served', event), ...options,
+    });
   }
 
   /** Stops the loop, aborts work in flight, waits for it to release its locks. The store stays consistent. */
