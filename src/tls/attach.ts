@@ -18,11 +18,12 @@ import { randomBytes } from 'node:crypto';
 import type tls from 'node:tls';
 import type { ManagedCertificate } from '../certificate.js';
 import { CertificateError, ConfigError, isCertpilotError, type CertpilotError } from '../errors.js';
-import type { CertificateRotatedEvent } from '../events.js';
+import type { CertificateRotatedEvent, CertificateServedEvent } from '../events.js';
 import type { ContextCache } from './context-cache.js';
 import { emitWarning, keyTypeMismatch } from './sni.js';
 import type { CertificateSource } from './source.js';
 import { certificateOf, defaultCertificate, sniRouterOf } from './tls-options.js';
+import { ServedVerifier } from './verify.js';
 
 /**
  * Server settings that `setSecureContext` would otherwise reset (everything
@@ -88,6 +89,21 @@ export interface AttachOptions {
    * @default `process.emitWarning(error)`
    */
   onError?: (error: CertpilotError | Error) => void;
+  /**
+   * After each rotation of a name this server presents (the attached one, or
+   * one its {@link tlsOptions} `SNICallback` serves), check with a loopback
+   * TLS handshake that the new certificate is the one served (see
+   * `verify.ts`). A mismatch, or a failed handshake, goes to `onError`.
+   * Only listening servers are checked.
+   * @default true
+   */
+  verify?: boolean;
+  /**
+   * Receives the outcome of every check (`ok: true` ones too); the manager
+   * turns them into `certificate:served` events.
+   * @default none
+   */
+  onVerified?: (event: CertificateServedEvent) => void;
 }
 
 /**
@@ -184,6 +200,11 @@ export function attach(
 
   apply(server, initial);
 
+  const verifier = options.verify === false
+    ? undefined
+    : new ServedVerifier({ source, onError: report, ...(options.onVerified ? { onResult: options.onVerified } : {}) });
+  const served = () => router?.certificates;
+
   const ref = new WeakRef(server);
   const listener = (event: CertificateRotatedEvent): void => {
     const live = ref.deref();
@@ -193,7 +214,9 @@ export function attach(
     }
     try {
       const ours = event.name === target;
-      const rotateKeys = (ours || router?.serves(event.name) === true) && shouldRotateKeys(event);
+      const routed = router?.serves(event.name) === true;
+      const rotateKeys = (ours || routed) && shouldRotateKeys(event);
+      if (!ours && routed) verifier?.schedule(live, event.name, { served });
       if (!ours && !rotateKeys) return;
       const certificate = certificateOf(source, target);
       // Applied even when the key algorithm now differs: the name's own
@@ -206,6 +229,7 @@ export function attach(
       }
       apply(live, certificate);
       if (problem) report(problem);
+      if (ours) verifier?.schedule(live, target, { checkDefault: true, served });
     } catch (error) {
       report(
         isCertpilotError(error)
