@@ -12,6 +12,7 @@ export interface DnsPublisher {
 /** A publisher that writes into the challtestsrv at `managementUrl`; hosts are serialized. */
 export function challtestsrvPublisher(managementUrl: string): DnsPublisher {
   const chains = new Map<string, Promise<void>>();
+  const published = new Map<string, string[]>();
   const post = async (path: string, body: unknown) => {
     const res = await fetch(`${managementUrl}${path}`, { method: 'POST', body: JSON.stringify(body) });
     if (!res.ok) throw new Error(`challtestsrv ${path} answered ${res.status}`);
@@ -20,8 +21,16 @@ export function challtestsrvPublisher(managementUrl: string): DnsPublisher {
     publish(fqdn, values) {
       const host = fqdn.endsWith('.') ? fqdn : `${fqdn}.`;
       const run = async () => {
-        await post('/clear-txt', { host });
-        for (const value of values) await post('/set-txt', { host, value });
+        const before = published.get(host) ?? [];
+        const added = values.filter((v) => !before.includes(v));
+        // Only a removal needs the clear (which empties the name for a moment): additions go straight in.
+        if (before.some((v) => !values.includes(v))) {
+          await post('/clear-txt', { host });
+          for (const value of values) await post('/set-txt', { host, value });
+        } else {
+          for (const value of added) await post('/set-txt', { host, value });
+        }
+        published.set(host, [...values]);
       };
       const next = (chains.get(host) ?? Promise.resolve()).then(run, run);
       chains.set(host, next.catch(() => undefined));
