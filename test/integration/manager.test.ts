@@ -182,6 +182,25 @@ describe('rotate and revoke', () => {
   });
 });
 
+describe('secrets', () => {
+  it('no event payload or error carries key material', async () => {
+    const manager = pebbleManager(pebble);
+    const payloads: unknown[] = [];
+    const names = ['certificate:issued', 'certificate:rotated', 'certificate:revoked', 'certificate:expiring', 'certificate:failed',
+      'challenge:presented', 'challenge:propagated', 'challenge:cleaned', 'challenge:failed', 'error'] as const;
+    for (const n of names) manager.on(n, (p: unknown) => payloads.push(p));
+    const cert = await manager.provision({ name: 'secret', domains: ['secret.example.test'] });
+    await manager.rotate('secret');
+    await manager.revoke('secret', { reason: 'keyCompromise' });
+    const bad = await manager.revoke('secret', { reason: 'superseded' }).then(() => undefined, (e: unknown) => e);
+    const text = JSON.stringify(payloads) + JSON.stringify(bad ?? null);
+    expect(payloads.length).toBeGreaterThan(8);
+    expect(text).not.toContain('PRIVATE KEY');
+    expect(text).not.toContain(cert.key.split('\n')[1]!);
+    await manager.close();
+  });
+});
+
 describe('failures keep the active certificate', () => {
   it('a failing DNS provider leaves the old certificate active and no record behind', async () => {
     const real = pebbleIssuer(pebble);
