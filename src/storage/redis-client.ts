@@ -116,6 +116,21 @@ export function redisError(operation: string, key: string | undefined, target: s
   });
 }
 
+/** Runs a MULTI; resolves to the replies, rejecting with the first failed command's error. */
+export async function exec(multi: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<unknown[]> {
+  let replies;
+  try {
+    replies = await multi.exec();
+  } catch (error) {
+    // EXECABORT hides the reason (NOPERM, OOM, …) in previousErrors.
+    throw (error as { previousErrors?: Error[] }).previousErrors?.[0] ?? error;
+  }
+  if (!replies) throw new Error('the transaction was aborted');
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+  return replies.map(([, reply]) => reply);
+}
+
 /** What to do about the common failures, so the message is actionable. */
 function hint(reason: string): string {
   if (/^(WRONGPASS|NOAUTH)/.test(reason)) return ' (check `username` and `password`; the ACL user must exist and be enabled)';

@@ -26,23 +26,18 @@
  * 2.8.9), so Valkey, Dragonfly and KeyDB serve it as Redis does. The test
  * suite runs against redis-server 7.0.
  */
-import { randomUUID } from 'node:crypto';
-import os from 'node:os';
 import type { Redis } from 'ioredis';
 import { ConfigError, StoreError } from '../errors.js';
-import { acquire, Lease, LockWaiters } from './lease.js';
+import type { Lease } from './lease.js';
 import {
-  DEFAULT_REDIS_URL, loadIoredis, redisError, resolveConnection, withTimeout,
+  DEFAULT_REDIS_URL, exec, loadIoredis, redisError, resolveConnection, withTimeout,
   type RedisClient, type RedisConnectionOptions, type ResolvedConnection,
 } from './redis-client.js';
-import { RELEASE_LOCK, RENEW_LOCK, runScript } from './redis-scripts.js';
+import { takeLock } from './redis-lock.js';
 import { ChangeFeed } from './redis-watch.js';
 import { assertKey, type Store, type StoreLock, type StoreLockOptions, type StoreSetOptions } from './store.js';
 
 export type { RedisClient, RedisConnectionOptions } from './redis-client.js';
-
-/** Shared by every RedisStore in the process, so contenders in one process wake on release instead of polling. */
-const waiters = new LockWaiters();
 
 /** Options of {@link RedisStore}: where to connect (or your own `client`), the key prefix and the command timeout. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -208,37 +203,14 @@ export class RedisStore implements Store {
   async lock(key: string, options?: StoreLockOptions): Promise<StoreLock> {
     assertKey(key);
     this.#assertOpen(`lock "${key}"`);
-    const lockKey = this.#k('lock', key);
-    const wakeId = `${this.#target}\n${lockKey}`;
-    return acquire(key, options, async (ttlMs) => {
-      const token = randomUUID();
-      // The whole value is the compare-and-delete token; host and pid only make LOCK_TIMEOUT messages useful.
-      const value = JSON.stringify({ token, host: os.hostname(), pid: process.pid });
-      const started = Date.now();
-      const taken = await this.#run('lock', key, (c) => c.set(lockKey, value, 'PX', Math.ceil(ttlMs), 'NX'));
-      if (taken !== 'OK') return { holder: await this.#holder(lockKey) };
-      // Renewals must fail fast during an outage so the lease can run out and abort `lost`.
-      const renewTimeout = Math.min(this.#timeoutMs, Math.max(50, Math.floor(ttlMs / 4)));
-      const lease: Lease = new Lease({
-        key, token, ttlMs, expiresAt: started + ttlMs,
-        backend: {
-          renew: async (expiresAt) => {
-            const ms = Math.max(1, Math.ceil(expiresAt - Date.now()));
-            return Number(await this.#run('renew the lock on', key, (c) => runScript(c, RENEW_LOCK, [lockKey], [value, ms]), renewTimeout)) === 1;
-          },
-          release: async () => {
-            try {
-              return Number(await this.#run('unlock', key, (c) => runScript(c, RELEASE_LOCK, [lockKey], [value]), undefined, true)) === 1;
-            } finally {
-              waiters.notify(wakeId);
-            }
-          },
-        },
-        onEnd: (ended) => this.#held.delete(ended),
-      });
-      this.#held.add(lease);
-      return { lock: lease };
-    }, { registry: waiters, id: wakeId });
+    return takeLock({
+      key,
+      lockKey: this.#k('lock', key),
+      wakeId: `${this.#target}\n${this.#k('lock', key)}`,
+      commandTimeoutMs: this.#timeoutMs,
+      held: this.#held,
+      run: (operation, command, timeoutMs, evenIfClosed) => this.#run(operation, key, command, timeoutMs, evenIfClosed),
+    }, options);
   }
 
   /**
@@ -302,18 +274,6 @@ export class RedisStore implements Store {
     return this.#run('list', base || undefined, (c) => c.zrangebylex(this.#k('index', index), min, max));
   }
 
-  /** Who holds `lockKey`, for LOCK_TIMEOUT messages. */
-  async #holder(lockKey: string): Promise<string | undefined> {
-    try {
-      const [value, pttl] = await this.#run('inspect the lock', undefined, (c) => exec(c.multi().get(lockKey).pttl(lockKey)));
-      const seconds = Math.max(0, Math.ceil(Number(pttl) / 1000));
-      const owner = JSON.parse(String(value)) as { host?: string; pid?: number };
-      return `pid ${owner.pid} on ${owner.host}, lease expiring in ${seconds} s`;
-    } catch {
-      return undefined;
-    }
-  }
-
   /** The client, created (and ioredis imported) on first use. */
   #redis(): Promise<RedisClient> {
     if (this.#userClient) return Promise.resolve(this.#userClient);
@@ -343,21 +303,6 @@ export class RedisStore implements Store {
   #assertOpen(what: string): void {
     if (this.#closed) throw new StoreError('CLOSED', `The Redis store is closed; cannot ${what}`);
   }
-}
-
-/** Runs a MULTI; resolves to the replies, rejecting with the first failed command's error. */
-async function exec(multi: { exec(): Promise<Array<[Error | null, unknown]> | null> }): Promise<unknown[]> {
-  let replies;
-  try {
-    replies = await multi.exec();
-  } catch (error) {
-    // EXECABORT hides the reason (NOPERM, OOM, …) in previousErrors.
-    throw (error as { previousErrors?: Error[] }).previousErrors?.[0] ?? error;
-  }
-  if (!replies) throw new Error('the transaction was aborted');
-  const failed = replies.find(([error]) => error);
-  if (failed) throw failed[0];
-  return replies.map(([, reply]) => reply);
 }
 
 /** A second connection with the same settings, for subscribe mode. */
