@@ -11,7 +11,8 @@ import {
 } from './errors.js';
 import type { CertificateManagerEvents, RevocationReason, RotationCause } from './events.js';
 import { REVOCATION_REASON_CODES, type IssueContext, type Issuer } from './issuer.js';
-import { backoffDelay } from './renewal/backoff.js';
+import { assertBackoffLadder, backoffDelay } from './renewal/backoff.js';
+import { RevocationWatch } from './renewal/revocation.js';
 import type { RenewalPolicy } from './renewal/window.js';
 import { planRenewal, type RenewalPlan, type RenewalReason } from './renewal/plan.js';
 import { loadRenewalState, saveRenewalState, type RenewalState } from './renewal/state.js';
@@ -44,6 +45,12 @@ export interface CertificateManagerOptions {
   checkIntervalMs?: number;
   /** Secure contexts cached (one per certificate version). @default 256 */
   contextCacheSize?: number;
+  /** Replace a certificate at once when the CRL named in its CRL distribution point lists it (checked under `monitor()`). @default true */
+  checkRevocation?: boolean;
+  /** Time between two CRL checks of one certificate (CRLs themselves are cached until their nextUpdate, 1 min to 24 h). @default 21600000 (6 hours) */
+  revocationCheckIntervalMs?: number;
+  /** Delays after the 1st, 2nd, 3rd… consecutive failed renewal (the last repeats), each with ±20 % jitter. @default [60000, 600000, 6000000, 86400000] */
+  retryBackoffMs?: number[];
 }
 
 /** What to provision. */
@@ -110,6 +117,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
   private readonly scheduler: Scheduler;
   private unwatch: (() => void) | undefined;
   private readonly renewing = new Set<string>();
+  private readonly revocation: RevocationWatch | undefined;
 
   constructor(options: CertificateManagerOptions) {
     super();
@@ -119,6 +127,10 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     this.issuer = options.issuer;
     this.repo = new CertificateRepository(options.store, options.keepVersions ?? 5);
     this.contexts = new ContextCache({ max: options.contextCacheSize ?? 256 });
+    this.revocation = options.checkRevocation === false ? undefined : new RevocationWatch({
+      intervalMs: options.revocationCheckIntervalMs ?? 6 * 3_600_000,
+      onError: (error, name) => this.report(error, `revocation check of "${name}"`, name),
+    });
     this.scheduler = new Scheduler({
       checkIntervalMs: options.checkIntervalMs ?? 60_000,
       tick: () => this.tick(),
@@ -362,7 +374,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       entry.attempts += 1;
       entry.lastError = { message: typed.message, code: typed.code };
       if (typed.code !== 'ABORTED' && typed.code !== 'CLOSED') {
-        entry.nextAttemptAt = new Date(Date.now() + backoffDelay(entry.attempts));
+        entry.nextAttemptAt = new Date(Date.now() + backoffDelay(entry.attempts, Math.random, this.options.retryBackoffMs));
         await this.persistState(name, entry);
       }
       this.fire('certificate:failed', {
@@ -400,13 +412,15 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     for (const [name, entry] of this.entries) {
       if (!entry.cert || this.closing.signal.aborted) continue;
       if (this.issuer.renewalInfo && (entry.ariCheckAt ?? 0) <= now) await this.refreshRenewalInfo(name, entry, entry.cert);
+      // Listed on its CRL: due now like a passed ARI window, unless the backoff of a failed replacement holds.
+      const revoked = (await this.revocation?.check(name, entry.cert, now, this.closing.signal)) === true;
       const plan = this.plan(entry, entry.cert);
-      let due = plan.at.getTime();
+      let due = revoked ? Math.min(plan.at.getTime(), Math.max(now, entry.nextAttemptAt?.getTime() ?? now)) : plan.at.getTime();
       if (due <= now) {
         // One queued renewal per name: a tick while it runs must not queue a second one.
         if (!this.renewing.has(name)) {
           this.renewing.add(name);
-          const cause = plan.reason === 'ari-window-passed' ? 'revoked' : 'renewed';
+          const cause = revoked || plan.reason === 'ari-window-passed' ? 'revoked' : 'renewed';
           void this.serial(name, () => this.renew(name, cause, 'renew'))
             .catch(() => undefined)
             .finally(() => this.renewing.delete(name));
@@ -414,6 +428,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
         continue;
       }
       if (entry.ariCheckAt !== undefined) due = Math.min(due, entry.ariCheckAt);
+      due = Math.min(due, this.revocation?.nextCheckAt(name) ?? Infinity);
       next = next === undefined ? due - now : Math.min(next, due - now);
     }
     return next;
@@ -547,7 +562,8 @@ function validateOptions(options: CertificateManagerOptions): void {
   if (i !== undefined && (typeof i.issue !== 'function' || typeof i.revoke !== 'function')) {
     throw new ConfigError('INVALID_OPTIONS', '`issuer` must be an Issuer such as new AcmeIssuer({...})');
   }
-  for (const key of ['keepVersions', 'lockTtlMs', 'lockWaitMs', 'checkIntervalMs', 'contextCacheSize'] as const) {
+  assertBackoffLadder(options.retryBackoffMs);
+  for (const key of ['keepVersions', 'lockTtlMs', 'lockWaitMs', 'checkIntervalMs', 'contextCacheSize', 'revocationCheckIntervalMs'] as const) {
     const v = options[key];
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) {
       throw new ConfigError('INVALID_OPTIONS', `${key} must be a positive number, got ${JSON.stringify(v)}`);
