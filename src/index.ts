@@ -17,6 +17,8 @@ export { FileStore } from './storage/file.js';
 export type { FileStoreOptions } from './storage/file.js';
 export type { Store, StoreLock, StoreLockOptions, StoreSetOptions } from './storage/store.js';
 export { CertificateRepository } from './storage/repository.js';
+export { EncryptedStore } from './storage/encrypted.js';
+export type { EncryptedStoreOptions } from './storage/encrypted.js';
 export type { DnsProvider, DnsRecord, DnsCallOptions } from './challenges/provider.js';
 export type { PropagationOptions } from './challenges/dns01.js';
 export type { KeyType, CertificateInfo, ManagedCertificate } from './certificate.js';

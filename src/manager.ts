@@ -328,7 +328,8 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
   private async renew(name: string, cause: RotationCause, operation: 'renew' | 'rotate' | 'revoke'): Promise<ManagedCertificate> {
     const entry = this.requireEntry(name);
     if (!entry.cert) throw new CertpilotError('NOT_FOUND', `No certificate for "${name}": provision it first`);
-    return this.issueAndActivate(name, cause, operation, false);
+    // A loop renewal re-checks the store under the lock: another instance of the fleet may have just renewed it.
+    return this.issueAndActivate(name, cause, operation, operation === 'renew');
   }
 
   /** Orders under the store lock; with `recheck`, another instance's fresh result is taken instead. */

@@ -10,13 +10,15 @@ import { REVOCATION_REASON_CODES, type IssueContext, type IssueRequest, type Iss
 import { assertKeyType, generatePrivateKey } from '../x509/keys.js';
 import { pemToDer } from '../x509/pem.js';
 import { AcmeAccount, isAccountGone } from './account.js';
+import { journaledProvider, recoverChallenges } from '../challenges/journal.js';
 import { certId, parseRenewalInfo, type RenewalInfo } from './ari.js';
 import { ACME_DIRECTORIES } from './directories.js';
 import { runOrder } from './order.js';
 import type { PollOptions } from './poll.js';
 import { AcmeTransport, createAgent, withSignal } from './transport.js';
 
-const progressOf = new AsyncLocalStorage<IssueContext['progress']>();
+/** Per-order context for the issuer's shared solver: whom to report to and the journaling provider of that order. */
+const orderOf = new AsyncLocalStorage<{ progress: IssueContext['progress']; dns: DnsProvider }>();
 
 /** Options of {@link AcmeIssuer}. */
 export interface AcmeIssuerOptions {
@@ -83,11 +85,19 @@ export class AcmeIssuer implements Issuer {
     this.agent = createAgent(caCertificates);
     const accountName = options.accountName ?? 'default';
     this.id = `acme:${options.directoryUrl}#${accountName}`;
+    const dns = options.dns;
+    // The solver is shared by concurrent orders; each order's calls go to its own journaling wrapper.
+    const routed: DnsProvider = {
+      name: dns.name,
+      appendRecords: (zone, records, o) => (orderOf.getStore()?.dns ?? dns).appendRecords(zone, records, o),
+      deleteRecords: (zone, records, o) => (orderOf.getStore()?.dns ?? dns).deleteRecords(zone, records, o),
+      ...(dns.listZones ? { listZones: (o: { signal: AbortSignal }) => dns.listZones!(o) } : {}),
+    };
     this.solver = new Dns01Solver({
-      provider: options.dns,
+      provider: routed,
       ...(options.propagation ? { propagation: options.propagation } : {}),
       // Orders run concurrently; each reports progress to the manager that asked for it.
-      onEvent: (type, event) => progressOf.getStore()?.({ type, ...event }),
+      onEvent: (type, event) => orderOf.getStore()?.progress({ type, ...event }),
     });
     this.account = new AcmeAccount(
       {
@@ -107,6 +117,13 @@ export class AcmeIssuer implements Issuer {
   async issue(request: IssueRequest, context: IssueContext): Promise<IssuedCertificate> {
     const key = request.key ?? (this.options.reuseKey && request.replacing ? request.replacing.key : await generatePrivateKey(request.keyType));
     const solver = this.solver;
+    // A previous holder of this name's lock may have died after creating records: remove them first.
+    const recovered = await recoverChallenges(this.options.dns, context.store, request.name, context.signal);
+    for (const entry of recovered.recovered) {
+      for (const record of entry.records) {
+        context.progress({ type: 'cleaned', domain: record.name, recordName: record.name, zone: entry.zone, provider: entry.provider });
+      }
+    }
     const base: Record<string, unknown> = {};
     if (this.options.profile) base.profile = this.options.profile;
     const attempt = async (withReplaces: boolean) => {
@@ -117,7 +134,8 @@ export class AcmeIssuer implements Issuer {
         const id = (await withSignal(context.signal, () => transport.directory())).renewalInfo ? certId(request.replacing.cert) : undefined;
         if (id) extra.replaces = id;
       }
-      return withSignal(context.signal, () => progressOf.run(context.progress, () =>
+      const order = { progress: context.progress, dns: journaledProvider(this.options.dns, context.store, request.name) };
+      return withSignal(context.signal, () => orderOf.run(order, () =>
         runOrder(transport, solver, {
           domains: request.domains,
           keyPem: key,

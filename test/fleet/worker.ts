@@ -14,7 +14,6 @@ import { isCertpilotError } from '../../src/errors.js';
 import { CertificateManager } from '../../src/manager.js';
 import { RedisStore } from '../../src/storage/redis.js';
 import { exactChalltestsrv } from './exact-challtestsrv.js';
-import { journaledIssuer } from './journaled-issuer.js';
 import type { Command, Message, WorkerConfig } from './protocol.js';
 
 const config = JSON.parse(process.env.CERTPILOT_FLEET ?? '{}') as WorkerConfig;
@@ -29,17 +28,15 @@ function issuer() {
   const acme = config.acme;
   let dns: DnsProvider = exactChalltestsrv({ managementUrl: acme.managementUrl, dnsServer: acme.dnsServer });
   if (config.hangAfterPresent) dns = hangAfterPresent(dns);
-  return journaledIssuer(
-    (journaled) => new AcmeIssuer({
-      directoryUrl: acme.directoryUrl,
-      termsOfServiceAgreed: true,
-      caCertificates: acme.caPem,
-      dns: journaled,
-      propagation: { nameservers: [acme.dnsServer], intervalMs: 50, timeoutMs: 10_000 },
-    }),
+  // AcmeIssuer journals every record it creates in the store and, under the name's lock, removes what a
+  // dead holder left behind before it orders (reported below as challenge:cleaned before any presented).
+  return new AcmeIssuer({
+    directoryUrl: acme.directoryUrl,
+    termsOfServiceAgreed: true,
+    caCertificates: acme.caPem,
     dns,
-    (result) => send({ type: 'recovered', records: result.recovered.reduce((n, e) => n + e.records.length, 0), kept: result.kept.length }),
-  );
+    propagation: { nameservers: [acme.dnsServer], intervalMs: 50, timeoutMs: 10_000 },
+  });
 }
 
 /** Creates the records, says so, then never returns: a process stuck (and soon killed) mid-order. */
@@ -64,7 +61,10 @@ const manager = new CertificateManager({
 });
 // Only this worker's name: sync() under monitor() also loads every other certificate in the shared store.
 manager.on('certificate:rotated', (e) => { if (e.name === config.name) send({ type: 'rotated', serial: e.current.serialNumber, cause: e.cause, at: Date.now() }); });
-manager.on('challenge:presented', () => send({ type: 'presented', at: Date.now() }));
+let presented = false;
+manager.on('challenge:presented', () => { presented = true; send({ type: 'presented', at: Date.now() }); });
+// Cleanups before this worker presented anything are a dead holder's leftovers, removed by recovery.
+manager.on('challenge:cleaned', () => { if (!presented) send({ type: 'recovered', records: 1, kept: 0 }); });
 manager.on('error', (e) => send({ type: 'log', message: `${e.context}: ${e.error.message}` }));
 
 let server: https.Server | undefined;
