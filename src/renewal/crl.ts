@@ -47,7 +47,7 @@ interface CachedCrl {
   serials?: Set<string>;
   idp?: IssuingDistributionPoint;
   error?: CertpilotError;
-  /** Set once the CRL is found past its nextUpdate (one error object, so it is reported once). */
+  /** Set when the CRL was already past its nextUpdate when downloaded (one error object, so it is reported once). */
   stale?: CertpilotError;
   /** Issuer SHA-256 fingerprint → whether this CRL verified against it (once per download). */
   verified: Map<string, Promise<CertpilotError | undefined>>;
@@ -135,11 +135,9 @@ export class RevocationChecker {
     if (problem) return this.fail(entry, problem, certificate);
     // A revocation is final: a listing counts even in a CRL past its nextUpdate or limited to some reasons.
     if (entry.serials!.has(parsed.serial)) return true;
-    const nextUpdate = entry.crl.nextUpdate?.getTime();
-    if (nextUpdate !== undefined && nextUpdate < this.now()) {
-      entry.stale ??= invalid(url, `it is stale (nextUpdate ${new Date(nextUpdate).toISOString()} has passed)`, 'stale');
-      return this.fail(entry, entry.stale, certificate);
-    }
+    // Stale means the CA served a CRL already past its nextUpdate. One that expires while cached (a CA updating
+    // more often than the `minCacheMs` floor) stays good until the cache does: that floor is this checker's choice.
+    if (entry.stale) return this.fail(entry, entry.stale, certificate);
     // A CRL for some reasons only cannot clear a serial it does not list.
     return entry.idp?.someReasons ? undefined : false;
   }
@@ -200,6 +198,8 @@ export class RevocationChecker {
       entry.serials = new Set(crl.entries.map((e) => normalizeSerial(e.serialNumber)));
       const idp = crl.getExtension(IDP);
       if (idp) entry.idp = parseIssuingDistributionPoint(idp.value);
+      const next = crl.nextUpdate;
+      if (next && next.getTime() < now) entry.stale = invalid(url, `it is stale (nextUpdate ${next.toISOString()} has passed)`, 'stale');
       // Until the CA publishes the next one, within bounds: a CRL updated every few seconds must not be
       // fetched every few seconds, and one valid for a week is still looked at daily.
       const until = crl.nextUpdate?.getTime() ?? now + 3_600_000;
