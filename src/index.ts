@@ -19,6 +19,12 @@ export type { Store, StoreLock, StoreLockOptions, StoreSetOptions } from './stor
 export { CertificateRepository } from './storage/repository.js';
 export { EncryptedStore } from './storage/encrypted.js';
 export type { EncryptedStoreOptions } from './storage/encrypted.js';
+export { onRotatedReload, ReloadError } from './storage/reload.js';
+export type { ReloadAction, ReloadCommand, ReloadOptions, ReloadResult, ReloadHandle, RotationEmitter } from './storage/reload.js';
+export { shareCertificates, shareCertificatesWithPort, workerCertificates, portCertificates, ClusterCertificateSource } from './tls/cluster.js';
+export type { ShareOptions, PortLike, CertificateChannel, ClusterSourceEvents, ClusterSourceOptions } from './tls/cluster.js';
+export { verifyServed } from './tls/verify.js';
+export type { VerifyServedOptions, ServedCheck } from './tls/verify.js';
 export type { DnsProvider, DnsRecord, DnsCallOptions } from './challenges/provider.js';
 export type { PropagationOptions } from './challenges/dns01.js';
 export type { KeyType, CertificateInfo, ManagedCertificate } from './certificate.js';
