@@ -18,6 +18,9 @@ import type { CertificateServedEvent } from '../events.js';
 import { SniIndex } from './sni.js';
 import type { CertificateSource } from './source.js';
 
+/** Pauses before re-checking a failed check; only a failure that persists is reported. */
+const CONFIRM_DELAYS_MS = [100, 400];
+
 /** Label put in front of a wildcard's base to get a name the wildcard covers. */
 const WILDCARD_LABEL = 'certpilot-verify';
 
@@ -222,10 +225,11 @@ export interface ScheduleOptions {
 /**
  * Runs {@link verifyServed} for one server after rotations, at most one
  * check per name at a time. Rotations that arrive during a check coalesce
- * into one more check of the then-active certificate, and a check whose
- * certificate was superseded meanwhile reports nothing: during a burst of
- * rotations only the certificate that stays is judged, so a fast rotation
- * never reads as a mismatch.
+ * into one more check of the then-active certificate. A check whose
+ * certificate was superseded meanwhile reports only a match, never a
+ * mismatch (the server may already serve the newer one, whose own check
+ * follows): a burst of rotations never reads as an error, and the
+ * certificate that stays is always judged.
  *
  * @example
  * ```ts
@@ -260,14 +264,25 @@ export class ServedVerifier {
       const servername = verifyServername(expected, options.served?.());
       // Neither a name that routes to it nor the default: this server cannot present it.
       if (!servername && !options.checkDefault) return;
-      const check = await verifyServed(server, expected, {
+      const run = () => verifyServed(server, expected, {
         servername: servername ?? false,
         checkDefault: options.checkDefault ?? false,
         ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}),
       });
+      const superseded = () => state.again || this.options.source.get(name) !== expected;
+      let check = await run();
+      // Confirm a failure before calling it one: a handshake can fail transiently, and in a cluster
+      // worker the probe goes through the shared port and may reach a sibling still applying the rotation.
+      for (const delayMs of CONFIRM_DELAYS_MS) {
+        if (!check || check.ok || superseded()) break;
+        await new Promise<void>((resolve) => setTimeout(resolve, delayMs).unref());
+        check = await run();
+      }
       // Stopped listening (closed during the check): nothing is served, nothing to report.
       if (!check || !server.listening) return;
-      if (state.again || this.options.source.get(name) !== expected) continue;
+      // A newer certificate arrived during the check: a mismatch may just be that one (its own check
+      // follows), but a match is still a fact worth reporting.
+      if (!check.ok && superseded()) continue;
       this.#deliver(check);
     }
   }
