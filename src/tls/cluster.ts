@@ -62,7 +62,6 @@ export interface CertificateChannel {
   /** Calls `listener` with every message from the other end; returns the unsubscribe function. */
   subscribe(listener: (message: unknown) => void): () => void;
 }
-type Channel = CertificateChannel;
 
 const isMessage = (value: unknown): value is Message =>
   typeof value === 'object' && value !== null && typeof (value as { certpilot?: unknown }).certpilot === 'string';
@@ -89,32 +88,34 @@ export interface ShareOptions {
   ticketKeys?: Buffer;
 }
 
-/** How the sharing side meets its peers: who is there now, and who says hello or goes away. */
-interface Peers {
-  current(): Iterable<Channel>;
-  listen(onHello: (peer: Channel) => void, onGone: (peer: Channel) => void): () => void;
-}
+/** Something to send messages to: a worker, a port. */
+type Peer = { send(message: Message): void };
 
-/** The sharing side, common to IPC and MessagePorts. */
-function share(source: CertificateSource, options: ShareOptions, peers: Peers): () => void {
+/**
+ * The sharing side, common to IPC and ports: answers each `hello` with a
+ * snapshot and then sends that peer every rotation. `listen` wires the
+ * transport and returns its unsubscribe function.
+ */
+function share(
+  source: CertificateSource, options: ShareOptions, present: Peer[],
+  listen: (hello: (peer: Peer) => void, gone: (peer: Peer) => void) => () => void,
+): () => void {
   if (options.ticketKeys !== undefined && options.ticketKeys.length !== 48) {
     throw new ConfigError('INVALID_OPTIONS', `ticketKeys must be 48 bytes, got ${options.ticketKeys.length}`);
   }
   const ticketKeys = (options.ticketKeys ?? randomBytes(48)).toString('base64');
-  const subscribed = new Set<Channel>();
-  const send = (peer: Channel, message: Message) => peer.send(message);
-  const unlisten = peers.listen((peer) => {
+  const subscribed = new Set<Peer>();
+  const unlisten = listen((peer) => {
     subscribed.add(peer);
-    send(peer, { certpilot: 'snapshot', certificates: source.list().map(wire), ticketKeys });
+    peer.send({ certpilot: 'snapshot', certificates: source.list().map(wire), ticketKeys });
   }, (peer) => subscribed.delete(peer));
-  const onRotated = (event: CertificateRotatedEvent): void => {
-    const certificate = source.get(event.name);
-    if (!certificate) return;
-    for (const peer of subscribed) send(peer, { certpilot: 'rotated', cause: event.cause, certificate: wire(certificate) });
+  const onRotated = ({ name, cause }: CertificateRotatedEvent): void => {
+    const certificate = source.get(name);
+    if (certificate) for (const peer of subscribed) peer.send({ certpilot: 'rotated', cause, certificate: wire(certificate) });
   };
   source.on('certificate:rotated', onRotated);
   // Workers that said hello before anyone listened: ask them again.
-  for (const peer of peers.current()) send(peer, { certpilot: 'announce' });
+  for (const peer of present) peer.send({ certpilot: 'announce' });
   return () => {
     source.off('certificate:rotated', onRotated);
     unlisten();
@@ -141,34 +142,24 @@ function share(source: CertificateSource, options: ShareOptions, peers: Peers): 
  */
 export function shareCertificates(manager: CertificateSource, options: ShareOptions = {}): () => void {
   if (!cluster.isPrimary) throw new ConfigError('INVALID_OPTIONS', 'shareCertificates() runs in the cluster primary; workers call workerCertificates()');
-  const channels = new Map<number, Channel>();
-  const channelOf = (worker: Worker): Channel => {
-    let channel = channels.get(worker.id);
-    if (!channel) {
-      channel = {
-        // A worker that is exiting drops the message; its replacement says hello again.
-        send: (message) => { if (worker.isConnected()) worker.send(message as Serializable, undefined, () => undefined); },
-        subscribe: () => () => undefined,
-      };
-      channels.set(worker.id, channel);
-    }
-    return channel;
+  const peers = new Map<number, Peer>();
+  const peerOf = (worker: Worker): Peer => {
+    // A worker that is exiting drops the message; its replacement says hello again.
+    const peer = peers.get(worker.id) ?? { send: (m: Message) => { if (worker.isConnected()) worker.send(m as Serializable, undefined, () => undefined); } };
+    peers.set(worker.id, peer);
+    return peer;
   };
-  return share(manager, options, {
-    current: () => Object.values(cluster.workers ?? {}).flatMap((w) => (w?.isConnected() ? [channelOf(w)] : [])),
-    listen: (onHello, onGone) => {
-      const onMessage = (worker: Worker, message: unknown) => {
-        if (isMessage(message) && message.certpilot === 'hello') onHello(channelOf(worker));
-      };
-      const onExit = (worker: Worker) => {
-        const channel = channels.get(worker.id);
-        channels.delete(worker.id);
-        if (channel) onGone(channel);
-      };
-      cluster.on('message', onMessage);
-      cluster.on('exit', onExit);
-      return () => { cluster.off('message', onMessage); cluster.off('exit', onExit); };
-    },
+  const present = Object.values(cluster.workers ?? {}).flatMap((w) => (w?.isConnected() ? [peerOf(w)] : []));
+  return share(manager, options, present, (hello, gone) => {
+    const onMessage = (worker: Worker, message: unknown) => { if (isMessage(message) && message.certpilot === 'hello') hello(peerOf(worker)); };
+    const onExit = (worker: Worker) => {
+      const peer = peers.get(worker.id);
+      peers.delete(worker.id);
+      if (peer) gone(peer);
+    };
+    cluster.on('message', onMessage);
+    cluster.on('exit', onExit);
+    return () => { cluster.off('message', onMessage); cluster.off('exit', onExit); };
   });
 }
 
@@ -187,7 +178,7 @@ export interface PortLike {
   off(event: 'message', listener: (value: unknown) => void): unknown;
 }
 
-function portChannel(port: PortLike): Channel {
+function portChannel(port: PortLike): CertificateChannel {
   return {
     send: (message) => port.postMessage(message),
     subscribe: (listener) => {
@@ -211,10 +202,8 @@ function portChannel(port: PortLike): Channel {
  */
 export function shareCertificatesWithPort(manager: CertificateSource, port: PortLike, options: ShareOptions = {}): () => void {
   const channel = portChannel(port);
-  return share(manager, options, {
-    current: () => [channel],
-    listen: (onHello) => channel.subscribe((message) => { if (isMessage(message) && message.certpilot === 'hello') onHello(channel); }),
-  });
+  return share(manager, options, [channel], (hello) =>
+    channel.subscribe((message) => { if (isMessage(message) && message.certpilot === 'hello') hello(channel); }));
 }
 
 /** Events of {@link ClusterCertificateSource}. */
@@ -260,13 +249,13 @@ export interface ClusterSourceOptions {
 export class ClusterCertificateSource extends EventEmitter<ClusterSourceEvents> implements CertificateSource {
   readonly #certificates = new Map<string, ManagedCertificate>();
   readonly #cache: ContextCache;
-  readonly #channel: Channel;
+  readonly #channel: CertificateChannel;
   readonly #unsubscribe: () => void;
   #ticketKeys: Buffer | undefined;
   #arrived: (() => void) | undefined;
   readonly #first: Promise<void>;
 
-  constructor(channel: Channel, options: ClusterSourceOptions = {}) {
+  constructor(channel: CertificateChannel, options: ClusterSourceOptions = {}) {
     super();
     this.#cache = new ContextCache({ max: options.contextCacheSize ?? 256 });
     this.#channel = channel;
@@ -373,7 +362,7 @@ export function workerCertificates(options: ClusterSourceOptions = {}): ClusterC
   if (typeof process.send !== 'function') {
     throw new ConfigError('INVALID_OPTIONS', 'workerCertificates() needs an IPC channel to the primary: call it in a cluster worker (or a forked child)');
   }
-  const channel: Channel = {
+  const channel: CertificateChannel = {
     send: (message) => { if (process.connected) process.send!(message, undefined, undefined, () => undefined); },
     subscribe: (listener) => {
       process.on('message', listener);
