@@ -1,3 +1,5 @@
+import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -108,6 +110,14 @@ describe('verifyServed', () => {
     expect(check?.failure).toBeInstanceOf(Error);
     const silent = await serve(net.createServer(() => undefined));
     await expect(servedSerial(silent, { timeoutMs: 200 })).rejects.toThrow('no TLS handshake within 200 ms');
+  });
+
+  it('checks https and http2 servers (an h2-only server too: the probe offers no ALPN)', async () => {
+    const source = new FakeSource([api]);
+    const options = tlsOptions(source, new ContextCache(), 'api');
+    const web = await serve(https.createServer(options, (_req, res) => res.end('ok')));
+    const h2 = await serve(http2.createSecureServer(options));
+    for (const server of [web, h2]) expect((await verifyServed(server, api, { checkDefault: true }))?.ok).toBe(true);
   });
 
   it('checks a server listening on a UNIX socket', async () => {
