@@ -228,10 +228,13 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
 
   /** Loads every certificate in the store that the manager does not hold yet, or whose version changed. */
   async sync(): Promise<void> {
-    for (const name of await this.repo.names()) {
-      if (this.closing.signal.aborted) return;
-      await this.syncName(name);
-    }
+    const names = await this.repo.names();
+    // Names load independently: a few dozen in flight hide store latency (10,000 names in seconds, not minutes).
+    let next = 0;
+    const worker = async () => {
+      while (next < names.length && !this.closing.signal.aborted) await this.syncName(names[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(32, names.length) }, worker));
   }
 
   /** Picks up `name`'s certificate from the store when its `current` version differs from the one held. */
@@ -240,7 +243,10 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       const version = await this.repo.currentVersion(name);
       if (!version || this.entries.get(name)?.version === version) return;
       await this.serial(name, async () => {
-        const stored = await this.repo.load(name);
+        // Read again under the name's queue: a local rotation may have moved the pointer since.
+        const latest = await this.repo.currentVersion(name);
+        if (!latest || this.entries.get(name)?.version === latest) return;
+        const stored = await this.repo.load(name, latest);
         const current = this.entries.get(name);
         if (!stored || current?.version === stored.version) return;
         this.activate(name, stored.certificate, stored.version, current?.cert ? 'remote' : 'loaded');

@@ -38,8 +38,8 @@ export class CertificateRepository {
   }
 
   /** Loads the active certificate of `name`; a damaged version is a `STORE_CORRUPT` error. */
-  async load(name: string): Promise<StoredCertificate | undefined> {
-    const version = await this.currentVersion(name);
+  async load(name: string, knownVersion?: string): Promise<StoredCertificate | undefined> {
+    const version = knownVersion ?? (await this.currentVersion(name));
     if (!version) return undefined;
     const base = `${ROOT}/${name}/${version}`;
     const [fullchain, key, metaRaw] = await Promise.all([
@@ -52,7 +52,7 @@ export class CertificateRepository {
     }
     try {
       const meta = JSON.parse(metaRaw.toString()) as VersionMeta;
-      return { certificate: buildCertificate(name, meta.domains, fullchain.toString(), key.toString()), version, meta };
+      return { certificate: buildCertificate(name, meta.domains, fullchain.toString(), key.toString(), { trustedKey: true }), version, meta };
     } catch (error) {
       throw new StoreError('STORE_CORRUPT', `Stored certificate "${name}" (version ${version}) cannot be parsed: it will be issued again`, { details: { name, version }, cause: error });
     }
@@ -78,17 +78,14 @@ export class CertificateRepository {
     return version;
   }
 
-  /** Every name that has a `current` pointer. */
+  /** Every name with something stored (callers read the `current` pointer themselves: a name may have none yet). */
   async names(): Promise<string[]> {
-    const keys = await this.store.list(ROOT);
     const names = new Set<string>();
-    for (const key of keys) {
+    for (const key of await this.store.list(ROOT)) {
       const name = key.split('/')[1];
       if (name) names.add(name);
     }
-    const result: string[] = [];
-    for (const name of names) if (await this.currentVersion(name)) result.push(name);
-    return result.sort();
+    return [...names].sort();
   }
 
   private async prune(name: string, current: string): Promise<void> {
