@@ -155,6 +155,18 @@ export class FileStore implements Store {
     return keys.sort();
   }
 
+  /** Names directly below `prefix` (one `readdir`), sorted; temp and lock files are skipped. */
+  async children(prefix: string): Promise<string[]> {
+    const base = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+    try {
+      const names = await fs.readdir(base === '' ? this.directory : this.#path(base));
+      return names.filter((n) => KEY_SEGMENT.test(n) && n !== '.' && n !== '..').sort();
+    } catch (error) {
+      if (['ENOENT', 'ENOTDIR'].includes(errnoCode(error) ?? '')) return [];
+      throw this.#error('list', base, error);
+    }
+  }
+
   async #walk(dir: string, prefix: string, out: string[]): Promise<void> {
     let entries;
     try {

@@ -80,6 +80,7 @@ export class CertificateRepository {
 
   /** Every name with something stored (callers read the `current` pointer themselves: a name may have none yet). */
   async names(): Promise<string[]> {
+    if (this.store.children) return this.store.children(ROOT);
     const names = new Set<string>();
     for (const key of await this.store.list(ROOT)) {
       const name = key.split('/')[1];

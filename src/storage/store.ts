@@ -67,6 +67,11 @@ export interface Store {
   delete(key: string): Promise<void>;
   list(prefix: string): Promise<string[]>;
   lock(key: string, options?: StoreLockOptions): Promise<StoreLock>;
+  /**
+   * The names directly below `prefix` (values, folders and pointers), sorted. Optional: it spares
+   * listing every key of every certificate version when only the names are wanted; callers fall back to `list`.
+   */
+  children?(prefix: string): Promise<string[]>;
   /** Atomically points `key` at `target` (a key prefix relative to the pointer's parent). */
   setPointer(key: string, target: string): Promise<void>;
   /** The target of a pointer, or `undefined`. */
