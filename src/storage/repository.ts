@@ -8,7 +8,10 @@
  */
 import type { ManagedCertificate } from '../certificate.js';
 import { StoreError } from '../errors.js';
+import { createHash } from 'node:crypto';
+import type { KeyType } from '../certificate.js';
 import { buildCertificate } from '../x509/parse.js';
+import { joinPem, pemToDer, splitCertificates } from '../x509/pem.js';
 import type { Store } from './store.js';
 
 /** Metadata stored next to each version. */
@@ -17,6 +20,12 @@ export interface VersionMeta {
   issuerId?: string;
   storedAt: string;
   serialNumber: string;
+  /** The parsed facts of the leaf, so loading thousands of certificates needs no X.509 parsing (absent in old versions). */
+  notBefore?: string;
+  notAfter?: string;
+  keyType?: KeyType;
+  issuer?: string;
+  fingerprint256?: string;
 }
 
 /** A stored certificate and the version that holds it. */
@@ -52,7 +61,9 @@ export class CertificateRepository {
     }
     try {
       const meta = JSON.parse(metaRaw.toString()) as VersionMeta;
-      return { certificate: buildCertificate(name, meta.domains, fullchain.toString(), key.toString(), { trustedKey: true }), version, meta };
+      const certificate = fromMeta(name, meta, fullchain.toString(), key.toString())
+        ?? buildCertificate(name, meta.domains, fullchain.toString(), key.toString(), { trustedKey: true });
+      return { certificate, version, meta };
     } catch (error) {
       throw new StoreError('STORE_CORRUPT', `Stored certificate "${name}" (version ${version}) cannot be parsed: it will be issued again`, { details: { name, version }, cause: error });
     }
@@ -64,7 +75,17 @@ export class CertificateRepository {
     const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
     const version = `${stamp}-${certificate.serialNumber.slice(-16)}`;
     const base = `${ROOT}/${name}/${version}`;
-    const meta: VersionMeta = { domains: certificate.domains, storedAt: new Date().toISOString(), serialNumber: certificate.serialNumber, ...(issuerId ? { issuerId } : {}) };
+    const meta: VersionMeta = {
+      domains: certificate.domains,
+      storedAt: new Date().toISOString(),
+      serialNumber: certificate.serialNumber,
+      notBefore: certificate.notBefore.toISOString(),
+      notAfter: certificate.notAfter.toISOString(),
+      keyType: certificate.keyType,
+      issuer: certificate.issuer,
+      fingerprint256: certificate.fingerprint256,
+      ...(issuerId ? { issuerId } : {}),
+    };
     await this.store.set(`${base}/key.pem`, certificate.key, { sensitive: true });
     await Promise.all([
       this.store.set(`${base}/cert.pem`, certificate.cert),
@@ -97,4 +118,34 @@ export class CertificateRepository {
       for (const key of keys.filter((k) => k.startsWith(`${ROOT}/${name}/${version}/`))) await this.store.delete(key);
     }
   }
+}
+
+/**
+ * Rebuilds a certificate from its stored facts without parsing X.509 (about
+ * 0.16 ms each, which dominates loading 10,000). The leaf's SHA-256 must equal
+ * the stored fingerprint, so facts never pair with another certificate;
+ * anything missing or different falls back to full parsing.
+ */
+function fromMeta(name: string, meta: VersionMeta, fullchain: string, key: string): ManagedCertificate | undefined {
+  if (!meta.notBefore || !meta.notAfter || !meta.keyType || !meta.issuer || !meta.fingerprint256) return undefined;
+  if (!key.startsWith('-----BEGIN PRIVATE KEY-----')) return undefined;
+  const blocks = splitCertificates(fullchain);
+  const leaf = blocks[0];
+  if (!leaf) return undefined;
+  const digest = createHash('sha256').update(pemToDer(leaf)).digest('hex').toUpperCase().match(/../g)!.join(':');
+  if (digest !== meta.fingerprint256) return undefined;
+  return {
+    name,
+    domains: [...meta.domains],
+    serialNumber: meta.serialNumber,
+    notBefore: new Date(meta.notBefore),
+    notAfter: new Date(meta.notAfter),
+    keyType: meta.keyType,
+    issuer: meta.issuer,
+    fingerprint256: meta.fingerprint256,
+    cert: leaf,
+    chain: joinPem(blocks.slice(1)),
+    fullchain: joinPem(blocks),
+    key,
+  };
 }
