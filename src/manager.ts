@@ -243,8 +243,8 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
       const version = await this.repo.currentVersion(name);
       if (!version || this.entries.get(name)?.version === version) return;
       await this.serial(name, async () => {
-        // Read again under the name's queue: a local rotation may have moved the pointer since.
-        const latest = await this.repo.currentVersion(name);
+        // Read again under the name's queue when something local may have moved the pointer since.
+        const latest = this.entries.has(name) ? await this.repo.currentVersion(name) : version;
         if (!latest || this.entries.get(name)?.version === latest) return;
         const stored = await this.repo.load(name, latest);
         const current = this.entries.get(name);
