@@ -21,6 +21,7 @@ export type ErrorCode =
   // Certificates
   | 'CERTIFICATE_CHECK_FAILED'
   | 'KEY_TYPE_MISMATCH'
+  | 'RELOAD_FAILED'
   // Storage and locks
   | 'STORE_NOT_WRITABLE'
   | 'STORE_ERROR'

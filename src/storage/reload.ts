@@ -107,7 +107,7 @@ export interface RotationEmitter {
  * onError: (e) => { if (e instanceof ReloadError) log.error({ exitCode: e.exitCode }, e.message); }
  * ```
  */
-export class ReloadError extends Error {
+export class ReloadError extends CertpilotError {
   constructor(
     message: string,
     /** The executable. */
@@ -118,8 +118,7 @@ export class ReloadError extends Error {
     readonly signal?: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.name = 'ReloadError';
+    super('RELOAD_FAILED', message, { retryable: true, details: { command, ...(exitCode !== undefined ? { exitCode } : {}), ...(signal ? { signal } : {}) }, ...(options?.cause !== undefined ? { cause: options.cause } : {}) });
   }
 }
 
