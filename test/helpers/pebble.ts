@@ -54,6 +54,8 @@ export interface Pebble {
   issuedSerials(): string[];
   /** Pebble's recent log output. */
   output(): string;
+  /** Calls `listener` with every complete log line from now on (e.g. to count requests); returns an unsubscribe function. */
+  onLog(listener: (line: string) => void): () => void;
   /** Stops Pebble (and its challtestsrv) and removes its temp files. */
   stop(): Promise<void>;
 }
@@ -112,6 +114,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
   let orders = 0;
   let requests = 0;
   const serials: string[] = [];
+  const logListeners = new Set<(line: string) => void>();
   let partial = '';
   const onData = (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
@@ -121,6 +124,7 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
       else if (/ POST \/order-plz /.test(line)) requests++;
       const issued = / Issued certificate serial ([0-9a-f]+) /.exec(line);
       if (issued) serials.push(issued[1]!.replace(/^0+(?=.)/, ''));
+      for (const listener of logListeners) listener(line);
     }
   };
   service.process.stdout?.on('data', onData);
@@ -170,6 +174,10 @@ export async function startPebble(options: PebbleOptions = {}): Promise<Pebble> 
     newOrderRequests: () => requests,
     issuedSerials: () => [...serials],
     output: service.output,
+    onLog: (listener) => {
+      logListeners.add(listener);
+      return () => { logListeners.delete(listener); };
+    },
     stop,
   };
 }
