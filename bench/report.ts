@@ -209,7 +209,7 @@ function phaseTable(input: ReportInput): string[] {
     `| certificate activated (provision() resolves) | ${seg(cp, 'issued', undefined)} | — |`,
     `| whole certificate | ${seg(cp, undefined, undefined)} | ${seg(raw, undefined, undefined)} |`,
     '',
-    'certpilot\'s phases come from its `challenge:presented`, `challenge:propagated`, `challenge:cleaned` and `certificate:issued` events; raw acme-client\'s from its `challengeCreateFn`/`challengeRemoveFn` hooks (the later of the two challenges each). certpilot builds the CSR once the order is ready (in the finalize phase); the raw acme-client peer builds it before calling `auto()` (in the first phase). Medians of the phases need not add up to the median of the whole.',
+    'certpilot\'s phases come from its `challenge:presented`, `challenge:propagated`, `challenge:cleaned` and `certificate:issued` events; raw acme-client\'s from its `challengeCreateFn`/`challengeRemoveFn` hooks (the later of the two challenges each). certpilot builds the CSR while the CA validates (off the critical path); the raw acme-client peer builds it before calling `auto()` (in the first phase). Medians of the phases need not add up to the median of the whole.',
   ];
 }
 

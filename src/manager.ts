@@ -7,14 +7,13 @@ import { EventEmitter } from 'eventemitter3';
 import { toInfo, type KeyType, type ManagedCertificate } from './certificate.js';
 import { assertName, normalizeDomains, sameDomains } from './domains.js';
 import {
-  AbortError, CertpilotError, ConfigError, RevocationError, isCertpilotError, scrub, type ErrorCode,
+  AbortError, CertpilotError, ConfigError, RevocationError, isCertpilotError,
 } from './errors.js';
-import type { CertificateManagerEvents, RevocationReason, RotationCause } from './events.js';
+import type { CertificateManagerEvents, RotationCause } from './events.js';
 import { REVOCATION_REASON_CODES, type IssueContext, type Issuer } from './issuer.js';
-import { assertBackoffLadder, backoffDelay } from './renewal/backoff.js';
+import { backoffDelay } from './renewal/backoff.js';
 import { RevocationWatch } from './renewal/revocation.js';
-import type { RenewalPolicy } from './renewal/window.js';
-import { planRenewal, type RenewalPlan, type RenewalReason } from './renewal/plan.js';
+import { planRenewal, type RenewalPlan } from './renewal/plan.js';
 import { loadRenewalState, saveRenewalState, type RenewalState } from './renewal/state.js';
 import type { RenewalInfo } from './acme/ari.js';
 import { CertificateRepository } from './storage/repository.js';
@@ -26,62 +25,12 @@ import { checkCertificate } from './x509/check.js';
 import { assertKeyType } from './x509/keys.js';
 import { buildCertificate } from './x509/parse.js';
 import { Scheduler } from './renewal/scheduler.js';
+import {
+  messageOf, toCertpilotError, validateOptions,
+  type CertificateManagerOptions, type CertificateStatus, type ProvisionSpec, type RevokeOptions,
+} from './manager-options.js';
 
-/** Options of {@link CertificateManager}. */
-export interface CertificateManagerOptions {
-  /** Where certificates, keys, account keys and locks live. */
-  store: Store;
-  /** Who signs certificates. Without one the manager is a follower: it only serves what the store holds. @default undefined */
-  issuer?: Issuer;
-  /** When to renew. @default renew when 1/3 of the lifetime remains (1/2 for lifetimes ≤ 10 days) */
-  renewal?: RenewalPolicy;
-  /** Certificate versions kept in the store per name. @default 5 */
-  keepVersions?: number;
-  /** Lease of the per-name store lock held while ordering. @default 30000 */
-  lockTtlMs?: number;
-  /** How long to wait for another instance's order of the same name. @default 300000 */
-  lockWaitMs?: number;
-  /** Longest sleep of the control loop between checks (also the follower's re-read interval). @default 60000 */
-  checkIntervalMs?: number;
-  /** Secure contexts cached (one per certificate version). @default 256 */
-  contextCacheSize?: number;
-  /** Replace a certificate at once when the CRL named in its CRL distribution point lists it (checked under `monitor()`). @default true */
-  checkRevocation?: boolean;
-  /** Time between two CRL checks of one certificate (CRLs themselves are cached until their nextUpdate, 1 min to 24 h). @default 21600000 (6 hours) */
-  revocationCheckIntervalMs?: number;
-  /** Delays after the 1st, 2nd, 3rd… consecutive failed renewal (the last repeats), each with ±20 % jitter. @default [60000, 600000, 6000000, 86400000] */
-  retryBackoffMs?: number[];
-}
-
-/** What to provision. */
-export interface ProvisionSpec {
-  /** A handle for the certificate (`api`): letters, digits, `.`, `_`, `-`. */
-  name: string;
-  /** Names the certificate covers (`example.com`, `*.example.com`); order does not matter. */
-  domains: string[];
-  /** Key type of this certificate. @default the issuer's keyType */
-  keyType?: KeyType;
-}
-
-/** Options of {@link CertificateManager.revoke}. */
-export interface RevokeOptions {
-  /** Why. Public CAs accept `unspecified`, `keyCompromise`, `superseded`, `cessationOfOperation`. @default 'unspecified' */
-  reason?: RevocationReason;
-}
-
-/** One row of {@link CertificateManager.status}. */
-export interface CertificateStatus {
-  name: string;
-  domains: string[];
-  serialNumber?: string;
-  notAfter?: Date;
-  renewAt?: Date;
-  /** Why `renewAt` is what it is. */
-  renewReason?: RenewalReason;
-  attempts: number;
-  nextAttemptAt?: Date;
-  lastError?: { message: string; code: string };
-}
+export type { CertificateManagerOptions, CertificateStatus, ProvisionSpec, RevokeOptions };
 
 interface Entry extends RenewalState {
   domains: string[];
@@ -557,39 +506,4 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
   private assertOpen(): void {
     if (this.closing.signal.aborted) throw new CertpilotError('CLOSED', 'The certificate manager is closed');
   }
-}
-
-function validateOptions(options: CertificateManagerOptions): void {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('INVALID_OPTIONS', 'CertificateManager needs an options object with a store');
-  const s = options.store as Partial<Store> | undefined;
-  if (!s || typeof s.get !== 'function' || typeof s.set !== 'function' || typeof s.lock !== 'function' || typeof s.setPointer !== 'function') {
-    throw new ConfigError('INVALID_OPTIONS', 'CertificateManager needs a `store` (new FileStore({ directory }), new MemoryStore(), or a RedisStore)');
-  }
-  const i = options.issuer as Partial<Issuer> | undefined;
-  if (i !== undefined && (typeof i.issue !== 'function' || typeof i.revoke !== 'function')) {
-    throw new ConfigError('INVALID_OPTIONS', '`issuer` must be an Issuer such as new AcmeIssuer({...})');
-  }
-  assertBackoffLadder(options.retryBackoffMs);
-  for (const key of ['keepVersions', 'lockTtlMs', 'lockWaitMs', 'checkIntervalMs', 'contextCacheSize', 'revocationCheckIntervalMs'] as const) {
-    const v = options[key];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) {
-      throw new ConfigError('INVALID_OPTIONS', `${key} must be a positive number, got ${JSON.stringify(v)}`);
-    }
-  }
-  const rb = options.renewal?.renewBefore;
-  if (rb !== undefined && (typeof rb !== 'number' || !(rb > 0))) {
-    throw new ConfigError('INVALID_OPTIONS', `renewal.renewBefore must be a ratio between 0 and 1 or a duration in ms, got ${JSON.stringify(rb)}`);
-  }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function toCertpilotError(error: unknown, closed: boolean): CertpilotError {
-  if (isCertpilotError(error)) return error;
-  if (closed) return new AbortError('The certificate manager was closed during the operation');
-  const code: ErrorCode = 'ACME_ERROR';
-  // Unknown errors may come from user code (a custom issuer or store); their text is scrubbed, the cause kept for debugging.
-  return new CertpilotError(code, `Unexpected failure: ${scrub(messageOf(error))}`, { cause: error, retryable: true });
 }
