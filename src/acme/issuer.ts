@@ -44,6 +44,11 @@ export interface AcmeIssuerOptions {
   preferredChain?: string;
   /** ACME profile to request (`classic`, `shortlived`, …) where the CA supports profiles. @default the CA's default */
   profile?: string;
+  /**
+   * Ask for this lifetime through the order's `notAfter` (RFC 8555 §7.4). Many CAs ignore or refuse it
+   * (Let's Encrypt refuses it; use `profile` there); Pebble and private CAs honour it. @default the CA's default
+   */
+  lifetimeMs?: number;
   /** Name of the account under this directory, so one store can hold several accounts. @default 'default' */
   accountName?: string;
   /** Timeout of each HTTP request to the CA. @default 30000 */
@@ -126,6 +131,7 @@ export class AcmeIssuer implements Issuer {
     }
     const base: Record<string, unknown> = {};
     if (this.options.profile) base.profile = this.options.profile;
+    if (this.options.lifetimeMs) base.notAfter = new Date(Date.now() + this.options.lifetimeMs).toISOString();
     const attempt = async (withReplaces: boolean) => {
       const transport = await this.account.transport(context.store, context.signal);
       const extra = { ...base };
@@ -219,6 +225,9 @@ function validateOptions(options: AcmeIssuerOptions): void {
     throw new ConfigError('INVALID_OPTIONS', 'AcmeIssuer needs a DNS provider in `dns` (e.g. cloudflare({ apiToken }) from certpilot/providers/cloudflare)');
   }
   if (options.keyType !== undefined) assertKeyType(options.keyType);
+  if (options.lifetimeMs !== undefined && !(Number.isFinite(options.lifetimeMs) && options.lifetimeMs >= 60_000)) {
+    throw new ConfigError('INVALID_OPTIONS', `lifetimeMs must be a duration of at least 60000 ms, got ${JSON.stringify(options.lifetimeMs)}`);
+  }
   if (options.email !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(options.email)) {
     throw new ConfigError('INVALID_OPTIONS', `email ${JSON.stringify(options.email)} is not an email address`);
   }

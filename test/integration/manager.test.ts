@@ -309,3 +309,40 @@ describe('monitor', () => {
     }
   });
 });
+
+describe('order options', () => {
+  it('asks for a lifetime through notAfter (Pebble honours it)', async () => {
+    const manager = pebbleManager(pebble, { issuerOptions: { lifetimeMs: 3_600_000 } });
+    const cert = await manager.provision({ name: 'lifetime', domains: ['lifetime.example.test'] });
+    expect(Math.abs(cert.notAfter.getTime() - (Date.now() + 3_600_000))).toBeLessThan(120_000);
+    await manager.close();
+  });
+
+  it('picks the preferred chain among the alternates the CA offers', async () => {
+    const alt = await startPebble({ env: { PEBBLE_ALTERNATE_ROOTS: '1' } });
+    try {
+      const res = await fetchRoot(alt, 1);
+      const cn = /CN=([^\n]+)/.exec(new X509Certificate(res).subject)![1]!;
+      const manager = pebbleManager(alt, { issuerOptions: { preferredChain: cn } });
+      const cert = await manager.provision({ name: 'chain', domains: ['chain.example.test'] });
+      const blocks = cert.fullchain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!;
+      const top = new X509Certificate(blocks.at(-1)!);
+      expect(top.issuer).toContain(`CN=${cn}`);
+      expect(top.verify(new X509Certificate(res).publicKey)).toBe(true);
+      const plain = pebbleManager(alt);
+      const other = await plain.provision({ name: 'chain', domains: ['chain.example.test'] });
+      const otherTop = new X509Certificate(other.fullchain.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)!.at(-1)!);
+      expect(otherTop.issuer).not.toContain(`CN=${cn}`);
+      await Promise.all([manager.close(), plain.close()]);
+    } finally {
+      await alt.stop();
+    }
+  });
+});
+
+async function fetchRoot(p: Pebble, index: number): Promise<string> {
+  const { httpsGet } = await import('../helpers/pebble.js');
+  const res = await httpsGet(`${p.managementUrl}/roots/${index}`, p.caPem);
+  if (res.status !== 200) throw new Error(`roots/${index} answered ${res.status}`);
+  return res.body;
+}

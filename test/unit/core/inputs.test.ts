@@ -109,6 +109,7 @@ describe('manager and issuer options', () => {
     expect(codeOf(() => new AcmeIssuer({ ...issuerOptions, email: 'nope' }))).toBe('INVALID_OPTIONS');
     expect(codeOf(() => new AcmeIssuer({ ...issuerOptions, externalAccountBinding: { kid: '', hmacKey: 'x' } }))).toBe('INVALID_OPTIONS');
     expect(codeOf(() => new AcmeIssuer({ ...issuerOptions, caCertificates: 'not pem' }))).toBe('INVALID_PEM');
+    expect(codeOf(() => new AcmeIssuer({ ...issuerOptions, lifetimeMs: 5 }))).toBe('INVALID_OPTIONS');
   });
 
   it('an unreachable CA is a retryable ACME_UNREACHABLE error', async () => {
