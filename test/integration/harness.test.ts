@@ -150,7 +150,9 @@ describe('pebble nonce rejection', () => {
         await fetch(`${cts.managementUrl}/set-txt`, { method: 'POST', body: JSON.stringify({ host, value }) });
       }).then(() => { issued++; }, () => {});
     }
-    expect(pebble.issuedSerials()).toHaveLength(issued);
+    // A client can give up on a rejected nonce after Pebble issued (e.g. while downloading): issued ≥ succeeded.
+    expect(pebble.issuedSerials().length).toBeGreaterThanOrEqual(issued);
+    expect(pebble.issuedSerials().length).toBeLessThanOrEqual(pebble.orderCount());
     expect(pebble.orderCount()).toBeGreaterThanOrEqual(issued);
     expect(pebble.newOrderRequests()).toBeGreaterThanOrEqual(pebble.orderCount());
     expect(pebble.output()).toMatch(/reject 50% of good nonces/);
