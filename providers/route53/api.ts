@@ -20,7 +20,7 @@ import type {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { AbortError, DnsError } from '../../src/errors.js';
-import { sleep } from '../../src/acme/poll.js';
+import { sleep } from '../../src/sleep.js';
 import { isTransient, redact, route53Error } from './errors.js';
 
 /** The SDK module, as `import('@aws-sdk/client-route-53')` returns it. */

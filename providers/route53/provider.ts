@@ -2,28 +2,20 @@
  * The route53 DNS provider, with its dependencies injectable (the SDK
  * loader) so tests can simulate a missing SDK. `index.ts` is the public face.
  */
-import type { Change, Route53Client } from '@aws-sdk/client-route-53';
+import type { Route53Options } from './index.js';
+import type { Change } from '@aws-sdk/client-route-53';
 import type { DnsCallOptions, DnsProvider, DnsRecord } from '../../src/challenges/provider.js';
 import { absoluteName } from '../../src/challenges/zones.js';
 import { AbortError, ConfigError, DnsError, isCertpilotError } from '../../src/errors.js';
-import { sleep } from '../../src/acme/poll.js';
-import { Route53Api, defaultSdkLoader, type Route53Credentials, type SdkLoader } from './api.js';
+import { sleep } from '../../src/sleep.js';
+import { Route53Api, defaultSdkLoader, type SdkLoader } from './api.js';
 import { NameLocks } from './locks.js';
 import { planAppend, planDelete, readTxtSet, sameSets, type TxtSet } from './records.js';
 import { HostedZones } from './zones.js';
 import { decodeTxtValue } from './txt.js';
 
-/** Options of the route53 provider (documented on the public `Route53Options`). */
-export interface Route53ProviderOptions {
-  region?: string;
-  credentials?: Route53Credentials;
-  hostedZoneId?: string;
-  endpoint?: string;
-  client?: Route53Client;
-  maxRetries?: number;
-  pollIntervalMs?: number;
-  syncTimeoutMs?: number;
-}
+/** Options of the route53 provider: the public, documented `Route53Options` (type-only import, no cycle at run time). */
+export type Route53ProviderOptions = Route53Options;
 
 /** What a test may replace. */
 export interface Route53Dependencies {
