@@ -26,3 +26,17 @@ export function sleep(ms: number, signal?: AbortSignal, onAbort?: () => Error, w
     signal?.addEventListener('abort', abort, { once: true });
   });
 }
+
+/**
+ * Exponential backoff with jitter for provider retries: `baseMs · 2^attempt`
+ * capped at `capMs`, half of it fixed and half random so parallel callers spread out.
+ *
+ * @example
+ * ```ts
+ * await sleep(retryDelay(attempt, 200, 5_000), signal);
+ * ```
+ */
+export function retryDelay(attempt: number, baseMs: number, capMs: number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}

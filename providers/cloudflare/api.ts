@@ -10,7 +10,7 @@
  * bounded backoff that honours `Retry-After`, abort, and error messages that
  * name the token and permission at fault but never contain a token.
  */
-import { sleep } from '../../src/sleep.js';
+import { retryDelay, sleep } from '../../src/sleep.js';
 import { ConfigError } from '../../src/errors.js';
 import { aborted, apiError, CloudflareApiError, CODES, describeFetchError, withNote, type Call, type Envelope, type TokenRole } from './errors.js';
 
@@ -260,10 +260,8 @@ export function parseRetryAfter(value: string | null): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Exponential backoff with jitter (half fixed, half random) so parallel callers spread out. */
 function backoff(attempt: number): number {
-  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** attempt);
-  return ceiling / 2 + Math.random() * (ceiling / 2);
+  return retryDelay(attempt, BACKOFF_BASE_MS, BACKOFF_CAP_MS);
 }
 
 

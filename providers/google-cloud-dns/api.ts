@@ -4,7 +4,7 @@
  * `Retry-After`), and abort support. No Google SDK: the API is plain JSON and
  * the SDK would be one more optional dependency to install.
  */
-import { sleep as wait } from '../../src/sleep.js';
+import { retryDelay, sleep as wait } from '../../src/sleep.js';
 import { AbortError, DnsError, scrub } from '../../src/errors.js';
 import type { AccessTokenSource } from './auth.js';
 import { CloudDnsError, errorFromResponse, retryAfterMs } from './errors.js';
@@ -183,8 +183,7 @@ export class CloudDnsClient {
 
 /** Exponential backoff with jitter: 200 ms, 400 ms, … up to {@link MAX_BACKOFF_MS}. */
 function backoff(attempt: number): number {
-  const base = Math.min(MAX_BACKOFF_MS, 200 * 2 ** attempt);
-  return base / 2 + Math.random() * (base / 2);
+  return retryDelay(attempt, 200, MAX_BACKOFF_MS);
 }
 
 function aborted(what: string, signal: AbortSignal): AbortError {

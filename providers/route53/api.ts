@@ -20,7 +20,7 @@ import type {
   Route53Client,
 } from '@aws-sdk/client-route-53';
 import { AbortError, DnsError } from '../../src/errors.js';
-import { sleep } from '../../src/sleep.js';
+import { retryDelay, sleep } from '../../src/sleep.js';
 import { isTransient, redact, route53Error } from './errors.js';
 
 /** The SDK module, as `import('@aws-sdk/client-route-53')` returns it. */
@@ -132,8 +132,7 @@ export class Route53Api {
       } catch (error) {
         if (signal.aborted || !isTransient(error) || attempt > maxRetries) throw route53Error(action, error, { signal, secrets, attempts: attempt });
       }
-      const backoff = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** (attempt - 1));
-      await sleep(backoff * (0.5 + Math.random() / 2), signal).catch((error: unknown) => {
+      await sleep(retryDelay(attempt - 1, BASE_BACKOFF_MS, MAX_BACKOFF_MS), signal).catch((error: unknown) => {
         throw new AbortError(`route53: ${action} was aborted`, { cause: (error as { cause?: unknown }).cause });
       });
     }
